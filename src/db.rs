@@ -1,0 +1,787 @@
+//! The store handle: open, read, write, fold, sync, close.
+//!
+//! # Concurrency
+//! - Reads take one keydir shard read lock (for the lookup only) and one read lock on the file
+//!   cache, then `pread`. They never wait for a disk write or an fsync.
+//! - Writes are serialised by one mutex held for the append (`pwrite`) and the keydir update, so
+//!   the keydir always reflects a prefix of the log. fsync happens outside that mutex (see
+//!   [`SyncState`]): under `SyncMode::Always`, writers that appended while an fsync was running all
+//!   ride on the next one (group commit).
+//! - A fold copies the key locations while holding the write mutex (a consistent snapshot: no
+//!   half-applied write or batch), then reads without any lock, so its callback may call back into
+//!   the handle, writes included.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::fs::{self, File, OpenOptions};
+use std::io;
+use std::ops::ControlFlow;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use parking_lot::{Condvar, Mutex, RwLock};
+
+use crate::error::{Error, Result};
+use crate::file::{FileCache, SeqReader};
+use crate::format::{
+    self, FILE_HEADER_LEN, FLAG_TOMBSTONE, FileHeader, FileKind, RecordError, RecordLimits,
+};
+use crate::keydir::{KeyDir, Loc};
+use crate::lock::DirLock;
+use crate::options::{Options, SyncMode};
+use crate::recovery::{self, FileMeta, LoadStats};
+
+/// Read-ahead for folds.
+const FOLD_CHUNK: usize = 1 << 20;
+/// A thread's reusable read buffer is released after a read larger than this.
+const KEEP_READ_BUF: usize = 4 << 20;
+
+/// A snapshot of a store's counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Live keys.
+    pub keys: u64,
+    /// Data files in the store.
+    pub data_files: u64,
+    /// Bytes of all data files, headers included.
+    pub total_bytes: u64,
+    /// Bytes of the records that hold the live value of a key.
+    pub live_bytes: u64,
+    /// Bytes of records a merge can drop: overwritten values, deleted values and tombstones.
+    pub dead_bytes: u64,
+    /// Damaged records skipped when the store was opened (never served).
+    pub corrupt_records: u64,
+    /// Bytes those damaged records occupy.
+    pub corrupt_bytes: u64,
+    /// Bytes of torn tail cut from the last data file when the store was opened.
+    pub truncated_bytes: u64,
+}
+
+/// An open Bitcask store. Share it between threads by reference or `Arc`; every method takes
+/// `&self`. Dropping it closes it (use [`Bitcask::close`] to see the error, if any).
+pub struct Bitcask {
+    inner: Arc<Inner>,
+    flusher: Option<JoinHandle<()>>,
+}
+
+struct Inner {
+    dir: PathBuf,
+    opts: Options,
+    keydir: KeyDir,
+    files: FileCache,
+    meta: RwLock<BTreeMap<u32, FileMeta>>,
+    write: Mutex<WriteState>,
+    sync: SyncState,
+    poisoned: AtomicBool,
+    poison_reason: Mutex<String>,
+    shutdown: Mutex<bool>,
+    shutdown_cv: Condvar,
+    _lock: Option<DirLock>,
+}
+
+struct WriteState {
+    /// None on a read-only handle.
+    active: Option<ActiveFile>,
+    counters: LoadStats,
+    total_bytes: u64,
+}
+
+struct ActiveFile {
+    /// Shared with a syncer that fsyncs it without holding the write mutex.
+    file: Arc<File>,
+    id: u32,
+    len: u64,
+    next_id: u32,
+    /// Bytes appended through this handle so far: the position group commit syncs up to.
+    appended: u64,
+}
+
+/// Group commit. `synced` is the `appended` position known durable; one thread at a time runs
+/// an fsync, and everyone whose write it covers returns when it finishes.
+struct SyncState {
+    progress: Mutex<SyncProgress>,
+    done: Condvar,
+}
+
+struct SyncProgress {
+    synced: u64,
+    running: bool,
+}
+
+thread_local! {
+    static RECORD_BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+impl Bitcask {
+    /// Opens (or creates) the store in `dir`.
+    pub fn open(dir: impl AsRef<Path>, opts: &Options) -> Result<Bitcask> {
+        let dir = dir.as_ref().to_path_buf();
+        prepare_dir(&dir, opts)?;
+        let lock = if opts.read_only {
+            None
+        } else {
+            Some(DirLock::acquire(&dir)?)
+        };
+        let loaded = recovery::load(&dir, !opts.read_only, opts.max_file_size)?;
+        let mut meta = loaded.files;
+        let mut total_bytes: u64 = meta.values().map(|m| m.len).sum();
+        let active = if opts.read_only {
+            None
+        } else {
+            Some(match loaded.resume {
+                Some((id, len)) => {
+                    let path = format::data_path(&dir, id);
+                    let file = OpenOptions::new()
+                        .read(true)
+                        .write(true)
+                        .open(&path)
+                        .map_err(|e| Error::io("open active data file", path.clone(), e))?;
+                    // What the previous process appended may still be only in the page cache;
+                    // make it durable now so that "synced" means everything in the file.
+                    file.sync_data()
+                        .map_err(|e| Error::io("sync active data file", path, e))?;
+                    ActiveFile {
+                        file: Arc::new(file),
+                        id,
+                        len,
+                        next_id: loaded.next_id,
+                        appended: 0,
+                    }
+                }
+                None => {
+                    let (file, id) = create_data_file(&dir, loaded.next_id)?;
+                    meta.insert(
+                        id,
+                        FileMeta {
+                            order: id,
+                            len: FILE_HEADER_LEN as u64,
+                        },
+                    );
+                    total_bytes += FILE_HEADER_LEN as u64;
+                    ActiveFile {
+                        file: Arc::new(file),
+                        id,
+                        len: FILE_HEADER_LEN as u64,
+                        next_id: id + 1,
+                        appended: 0,
+                    }
+                }
+            })
+        };
+        let inner = Arc::new(Inner {
+            files: FileCache::new(dir.clone(), opts.max_open_files),
+            dir,
+            opts: opts.clone(),
+            keydir: loaded.keydir,
+            meta: RwLock::new(meta),
+            write: Mutex::new(WriteState {
+                active,
+                counters: loaded.stats,
+                total_bytes,
+            }),
+            sync: SyncState {
+                progress: Mutex::new(SyncProgress {
+                    synced: 0,
+                    running: false,
+                }),
+                done: Condvar::new(),
+            },
+            poisoned: AtomicBool::new(false),
+            poison_reason: Mutex::new(String::new()),
+            shutdown: Mutex::new(false),
+            shutdown_cv: Condvar::new(),
+            _lock: lock,
+        });
+        let flusher = match opts.sync {
+            SyncMode::Interval(every) if !opts.read_only => {
+                let inner = Arc::clone(&inner);
+                Some(
+                    std::thread::Builder::new()
+                        .name("bitcask-flush".into())
+                        .spawn(move || inner.flush_every(every))
+                        .map_err(|e| Error::io("start the interval sync thread", None, e))?,
+                )
+            }
+            _ => None,
+        };
+        Ok(Bitcask { inner, flusher })
+    }
+
+    /// The store's directory.
+    pub fn path(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    /// The largest key this handle accepts.
+    pub fn max_key_size(&self) -> u32 {
+        self.inner.opts.max_key_size
+    }
+
+    /// The largest value this handle accepts.
+    pub fn max_value_size(&self) -> u64 {
+        self.inner.opts.max_value_size
+    }
+
+    /// Whether the handle was opened read-only.
+    pub fn is_read_only(&self) -> bool {
+        self.inner.opts.read_only
+    }
+
+    /// Stores `value` under `key`, replacing any previous value. Empty values are real values.
+    pub fn put(&self, key: &[u8], value: &[u8]) -> Result<()> {
+        let inner = &*self.inner;
+        inner.check_key(key)?;
+        inner.check_value(value)?;
+        inner.check_writable()?;
+        let appended = with_record(0, key, value, |record| inner.append(key, record, false))?;
+        inner.after_write(appended.expect("a put always appends"))
+    }
+
+    /// Removes `key`. Returns whether it was present; nothing is written when it was not.
+    pub fn delete(&self, key: &[u8]) -> Result<bool> {
+        let inner = &*self.inner;
+        inner.check_key(key)?;
+        inner.check_writable()?;
+        let appended = with_record(FLAG_TOMBSTONE, key, &[], |record| {
+            inner.append(key, record, true)
+        })?;
+        match appended {
+            Some(at) => inner.after_write(at).map(|()| true),
+            None => Ok(false),
+        }
+    }
+
+    /// The value of `key`, if present.
+    pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.get_with(key, <[u8]>::to_vec)
+    }
+
+    /// Reads `key` and hands its verified value to `f` without an intermediate copy.
+    pub fn get_with<R>(&self, key: &[u8], f: impl FnOnce(&[u8]) -> R) -> Result<Option<R>> {
+        self.inner.check_key(key)?;
+        let Some(loc) = self.inner.keydir.get(key) else {
+            return Ok(None);
+        };
+        READ_BUF.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut buf) => {
+                let r = self.inner.read_value(key, loc, &mut buf, f);
+                if buf.capacity() > KEEP_READ_BUF {
+                    *buf = Vec::new();
+                }
+                r.map(Some)
+            }
+            // Only reachable if `f` itself reads from a store; use a private buffer then.
+            Err(_) => self
+                .inner
+                .read_value(key, loc, &mut Vec::new(), f)
+                .map(Some),
+        })
+    }
+
+    /// Whether `key` is present. Answers from memory; reads no value.
+    pub fn contains(&self, key: &[u8]) -> Result<bool> {
+        self.inner.check_key(key)?;
+        Ok(self.inner.keydir.contains(key))
+    }
+
+    /// Number of live keys.
+    pub fn len(&self) -> usize {
+        self.inner.keydir.len()
+    }
+
+    /// Whether the store holds no keys.
+    pub fn is_empty(&self) -> bool {
+        self.inner.keydir.is_empty()
+    }
+
+    /// Calls `f(key, value)` for every key live when the fold starts, exactly once each, in log
+    /// order (oldest surviving write first), reading each data file front to back. `f` may call
+    /// any method of this handle. Returns `Break` if `f` stopped the fold.
+    ///
+    /// A record that fails its checksum is skipped; after visiting everything else the fold
+    /// returns the first such error.
+    pub fn fold(
+        &self,
+        mut f: impl FnMut(&[u8], &[u8]) -> ControlFlow<()>,
+    ) -> Result<ControlFlow<()>> {
+        let inner = &*self.inner;
+        let mut locs = Vec::new();
+        {
+            let _no_writes = inner.write.lock();
+            locs.reserve(inner.keydir.len());
+            inner.keydir.for_each(|_, loc| locs.push(loc));
+        }
+        let order: BTreeMap<u32, u32> = inner
+            .meta
+            .read()
+            .iter()
+            .map(|(&id, m)| (id, m.order))
+            .collect();
+        let order_of = |id: u32| order.get(&id).copied().unwrap_or(id);
+        locs.sort_unstable_by_key(|l| (order_of(l.file_id), l.file_id, l.offset));
+        let mut first_damage = None;
+        for group in locs.chunk_by(|a, b| a.file_id == b.file_id) {
+            let id = group[0].file_id;
+            let path = format::data_path(&inner.dir, id);
+            let file =
+                File::open(&path).map_err(|e| Error::io("open data file", path.clone(), e))?;
+            let len = file
+                .metadata()
+                .map_err(|e| Error::io("stat data file", path.clone(), e))?
+                .len();
+            let mut reader = SeqReader::new(&file, len, FOLD_CHUNK);
+            for loc in group {
+                let bytes = reader
+                    .bytes_at(loc.offset as u64, loc.len as usize)
+                    .map_err(|e| Error::io("read data file", path.clone(), e))?;
+                match verify_record(bytes, loc) {
+                    Ok(rec) => {
+                        if f(rec.key, rec.value).is_break() {
+                            return Ok(ControlFlow::Break(()));
+                        }
+                    }
+                    Err(why) => {
+                        first_damage.get_or_insert_with(|| {
+                            Error::corrupt(path.clone(), loc.offset as u64, why)
+                        });
+                    }
+                }
+            }
+        }
+        match first_damage {
+            Some(e) => Err(e),
+            None => Ok(ControlFlow::Continue(())),
+        }
+    }
+
+    /// Calls `f(key)` for every key live when the fold starts, exactly once each, in no
+    /// particular order. Reads nothing from disk. `f` may call any method of this handle.
+    pub fn fold_keys(&self, mut f: impl FnMut(&[u8]) -> ControlFlow<()>) -> ControlFlow<()> {
+        let inner = &*self.inner;
+        let mut bytes = Vec::new();
+        let mut ends = Vec::new();
+        {
+            let _no_writes = inner.write.lock();
+            ends.reserve(inner.keydir.len());
+            inner.keydir.for_each(|key, _| {
+                bytes.extend_from_slice(key);
+                ends.push(bytes.len());
+            });
+        }
+        let mut start = 0;
+        for end in ends {
+            f(&bytes[start..end])?;
+            start = end;
+        }
+        ControlFlow::Continue(())
+    }
+
+    /// Forces every write acknowledged so far to stable storage, whatever the sync mode.
+    pub fn sync(&self) -> Result<()> {
+        let inner = &*self.inner;
+        let appended = match &inner.write.lock().active {
+            Some(active) => active.appended,
+            None => return Ok(()),
+        };
+        inner.sync_upto(appended)
+    }
+
+    /// Current counters.
+    pub fn stats(&self) -> Stats {
+        let inner = &*self.inner;
+        let data_files = inner.meta.read().len() as u64;
+        let w = inner.write.lock();
+        Stats {
+            keys: inner.keydir.len() as u64,
+            data_files,
+            total_bytes: w.total_bytes,
+            live_bytes: w.counters.live_bytes,
+            dead_bytes: w.counters.dead_bytes,
+            corrupt_records: w.counters.corrupt_records,
+            corrupt_bytes: w.counters.corrupt_bytes,
+            truncated_bytes: w.counters.truncated_bytes,
+        }
+    }
+
+    /// Syncs, stops background work, releases the lock. Reports a failed final sync.
+    pub fn close(mut self) -> Result<()> {
+        self.shut_down()
+    }
+
+    fn shut_down(&mut self) -> Result<()> {
+        let inner = &*self.inner;
+        {
+            *inner.shutdown.lock() = true;
+            inner.shutdown_cv.notify_all();
+        }
+        if let Some(flusher) = self.flusher.take() {
+            let _ = flusher.join();
+        }
+        let Some(active) = inner.write.lock().active.take() else {
+            return Ok(());
+        };
+        inner.check_writable()?;
+        active
+            .file
+            .sync_data()
+            .map_err(|e| Error::io("sync data file at close", inner.data_path(active.id), e))
+    }
+}
+
+impl Drop for Bitcask {
+    fn drop(&mut self) {
+        let _ = self.shut_down();
+    }
+}
+
+thread_local! {
+    static READ_BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Encodes one record into this thread's scratch buffer (outside every lock) and hands it on.
+fn with_record<R>(flags: u8, key: &[u8], value: &[u8], f: impl FnOnce(&[u8]) -> R) -> R {
+    RECORD_BUF.with(|cell| {
+        let mut owned;
+        let mut borrowed;
+        let buf: &mut Vec<u8> = match cell.try_borrow_mut() {
+            Ok(b) => {
+                borrowed = b;
+                &mut borrowed
+            }
+            Err(_) => {
+                owned = Vec::new();
+                &mut owned
+            }
+        };
+        buf.clear();
+        format::encode_record(buf, flags, now_secs(), 0, key, value);
+        let r = f(buf);
+        if buf.capacity() > KEEP_READ_BUF {
+            *buf = Vec::new();
+        }
+        r
+    })
+}
+
+fn verify_record<'a>(bytes: &'a [u8], loc: &Loc) -> Result<format::RecordRef<'a>, String> {
+    let rec = format::decode_record(bytes, RecordLimits::FORMAT).map_err(|e| match e {
+        RecordError::Truncated => "record cut short".to_string(),
+        RecordError::Invalid(why) => why.to_string(),
+        RecordError::Checksum => "record checksum mismatch".to_string(),
+    })?;
+    if rec.header.record_len() != loc.len as u64 {
+        return Err("record length differs from the index".into());
+    }
+    if rec.header.is_tombstone() {
+        return Err("index points at a tombstone".into());
+    }
+    Ok(rec)
+}
+
+impl Inner {
+    fn data_path(&self, id: u32) -> PathBuf {
+        format::data_path(&self.dir, id)
+    }
+
+    fn check_key(&self, key: &[u8]) -> Result<()> {
+        if key.is_empty() {
+            return Err(Error::invalid("key must not be empty"));
+        }
+        if key.len() as u64 > self.opts.max_key_size as u64 {
+            return Err(Error::TooLarge {
+                what: "key",
+                size: key.len() as u64,
+                limit: self.opts.max_key_size as u64,
+            });
+        }
+        Ok(())
+    }
+
+    fn check_value(&self, value: &[u8]) -> Result<()> {
+        if value.len() as u64 > self.opts.max_value_size {
+            return Err(Error::TooLarge {
+                what: "value",
+                size: value.len() as u64,
+                limit: self.opts.max_value_size,
+            });
+        }
+        Ok(())
+    }
+
+    fn check_writable(&self) -> Result<()> {
+        if self.opts.read_only {
+            return Err(Error::ReadOnly);
+        }
+        if self.poisoned.load(Ordering::Acquire) {
+            return Err(Error::Poisoned(self.poison_reason.lock().clone()));
+        }
+        Ok(())
+    }
+
+    fn poison(&self, why: String) {
+        let mut reason = self.poison_reason.lock();
+        if reason.is_empty() {
+            *reason = why;
+        }
+        self.poisoned.store(true, Ordering::Release);
+    }
+
+    fn read_value<R>(
+        &self,
+        key: &[u8],
+        loc: Loc,
+        buf: &mut Vec<u8>,
+        f: impl FnOnce(&[u8]) -> R,
+    ) -> Result<R> {
+        buf.resize(loc.len as usize, 0);
+        self.files
+            .read_exact_at(loc.file_id, buf, loc.offset as u64)?;
+        let rec = verify_record(buf, &loc)
+            .map_err(|why| Error::corrupt(self.data_path(loc.file_id), loc.offset as u64, why))?;
+        if rec.key != key {
+            return Err(Error::corrupt(
+                self.data_path(loc.file_id),
+                loc.offset as u64,
+                "record holds a different key than the index says",
+            ));
+        }
+        Ok(f(rec.value))
+    }
+
+    /// Appends one record and applies it to the keydir. A tombstone is written only if the key
+    /// exists (checked under the write mutex); then `None` is returned. Returns the append
+    /// position to sync up to.
+    fn append(&self, key: &[u8], record: &[u8], tombstone: bool) -> Result<Option<u64>> {
+        let mut w = self.write.lock();
+        if tombstone && !self.keydir.contains(key) {
+            return Ok(None);
+        }
+        self.check_writable()?;
+        let WriteState {
+            active,
+            counters,
+            total_bytes,
+        } = &mut *w;
+        let active = active.as_mut().ok_or(Error::ReadOnly)?;
+        if active.len > FILE_HEADER_LEN as u64
+            && active.len + record.len() as u64 > self.opts.max_file_size
+        {
+            *total_bytes += self.rotate(active)?;
+        }
+        let offset = active.len;
+        if let Err(e) = active.file.write_all_at(record, offset) {
+            // Take back whatever part of the record reached the file, so the log stays a clean
+            // sequence of records; if even that fails the file's tail is unknown: poison.
+            let path = self.data_path(active.id);
+            if let Err(e2) = active.file.set_len(offset) {
+                self.poison(format!(
+                    "append to '{}' failed ({e}) and cutting it back failed ({e2})",
+                    path.display()
+                ));
+            }
+            return Err(Error::io("append to data file", path, e));
+        }
+        let rec_len = record.len() as u64;
+        active.len += rec_len;
+        active.appended += rec_len;
+        *total_bytes += rec_len;
+        let loc = Loc {
+            file_id: active.id,
+            offset: offset as u32,
+            len: record.len() as u32,
+        };
+        let old = if tombstone {
+            counters.dead_bytes += rec_len;
+            self.keydir.remove(key)
+        } else {
+            counters.live_bytes += rec_len;
+            self.keydir.insert(key, loc)
+        };
+        if let Some(old) = old {
+            counters.live_bytes -= old.len as u64;
+            counters.dead_bytes += old.len as u64;
+        }
+        Ok(Some(active.appended))
+    }
+
+    /// Seals the active file and starts the next one. Returns the bytes added to the store.
+    fn rotate(&self, active: &mut ActiveFile) -> Result<u64> {
+        let sealed = active.id;
+        active.file.sync_data().map_err(|e| {
+            let err = Error::io("sync data file being sealed", self.data_path(sealed), e);
+            self.poison(err.to_string());
+            err
+        })?;
+        // Everything appended so far is in the file just synced.
+        {
+            let mut p = self.sync.progress.lock();
+            p.synced = p.synced.max(active.appended);
+        }
+        let (file, id) = create_data_file(&self.dir, active.next_id)?;
+        {
+            let mut meta = self.meta.write();
+            if let Some(m) = meta.get_mut(&sealed) {
+                m.len = active.len;
+            }
+            meta.insert(
+                id,
+                FileMeta {
+                    order: id,
+                    len: FILE_HEADER_LEN as u64,
+                },
+            );
+        }
+        active.file = Arc::new(file);
+        active.id = id;
+        active.len = FILE_HEADER_LEN as u64;
+        active.next_id = id + 1;
+        Ok(FILE_HEADER_LEN as u64)
+    }
+
+    fn after_write(&self, appended: u64) -> Result<()> {
+        if self.opts.sync == SyncMode::Always {
+            self.sync_upto(appended)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Returns once everything appended up to `target` is durable. If an fsync is already
+    /// running, waits for it and then runs one more if that one did not cover `target`: so every
+    /// writer that arrived during an fsync shares the next one.
+    fn sync_upto(&self, target: u64) -> Result<()> {
+        let mut p = self.sync.progress.lock();
+        loop {
+            if self.poisoned.load(Ordering::Acquire) {
+                return Err(Error::Poisoned(self.poison_reason.lock().clone()));
+            }
+            if p.synced >= target {
+                return Ok(());
+            }
+            if p.running {
+                self.sync.done.wait(&mut p);
+                continue;
+            }
+            p.running = true;
+            drop(p);
+            let snapshot = {
+                let w = self.write.lock();
+                w.active
+                    .as_ref()
+                    .map(|a| (Arc::clone(&a.file), a.id, a.appended))
+            };
+            let result = match &snapshot {
+                Some((file, id, _)) => file
+                    .sync_data()
+                    .map_err(|e| Error::io("sync data file", self.data_path(*id), e)),
+                None => Ok(()),
+            };
+            if let Err(e) = &result {
+                self.poison(e.to_string());
+            }
+            p = self.sync.progress.lock();
+            p.running = false;
+            if let (Ok(()), Some((_, _, appended))) = (&result, &snapshot) {
+                p.synced = p.synced.max(*appended);
+            }
+            self.sync.done.notify_all();
+            result?;
+            if snapshot.is_none() {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Body of the `SyncMode::Interval` thread.
+    fn flush_every(&self, every: Duration) {
+        let mut stop = self.shutdown.lock();
+        while !*stop {
+            self.shutdown_cv.wait_for(&mut stop, every);
+            if *stop {
+                break;
+            }
+            drop(stop);
+            let appended = self.write.lock().active.as_ref().map_or(0, |a| a.appended);
+            let synced = self.sync.progress.lock().synced;
+            if appended > synced {
+                // A failure poisons the handle; writers report it.
+                let _ = self.sync_upto(appended);
+            }
+            stop = self.shutdown.lock();
+        }
+    }
+}
+
+fn now_secs() -> u32 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs().min(u32::MAX as u64) as u32)
+}
+
+fn prepare_dir(dir: &Path, opts: &Options) -> Result<()> {
+    match fs::metadata(dir) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => Err(Error::invalid(format!(
+            "'{}' exists but is not a directory; a store is a directory",
+            dir.display()
+        ))),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            if opts.read_only || !opts.create_if_missing {
+                let why = if opts.read_only {
+                    "open store directory (read-only opens never create it)"
+                } else {
+                    "open store directory (create_if_missing is off)"
+                };
+                return Err(Error::io(why, dir.to_path_buf(), e));
+            }
+            fs::create_dir(dir)
+                .map_err(|e| Error::io("create store directory", dir.to_path_buf(), e))?;
+            if let Some(parent) = dir.parent() {
+                let parent = if parent.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    parent
+                };
+                sync_dir(parent)?;
+            }
+            Ok(())
+        }
+        Err(e) => Err(Error::io("open store directory", dir.to_path_buf(), e)),
+    }
+}
+
+/// Makes a directory's entries (new or removed files) durable.
+fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| Error::io("sync directory", dir.to_path_buf(), e))
+}
+
+/// Creates `<id>.data` with its header and makes its directory entry durable.
+fn create_data_file(dir: &Path, id: u32) -> Result<(File, u32)> {
+    if id == u32::MAX {
+        return Err(Error::invalid("data file ids are exhausted"));
+    }
+    let path = format::data_path(dir, id);
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .map_err(|e| Error::io("create data file", path.clone(), e))?;
+    let header = FileHeader {
+        kind: FileKind::Data,
+        file_id: id,
+        order: id,
+    };
+    if let Err(e) = file.write_all_at(&header.encode(), 0) {
+        let _ = fs::remove_file(&path);
+        return Err(Error::io("write data file header", path, e));
+    }
+    sync_dir(dir)?;
+    Ok((file, id))
+}

@@ -1,0 +1,194 @@
+//! `bc_options`: open-time settings.
+
+use std::ffi::c_int;
+use std::time::Duration;
+
+use super::{
+    BC_E_INVALID, BC_OK, BC_SYNC_ALWAYS, BC_SYNC_INTERVAL, BC_SYNC_NONE, Failure, boundary,
+    boundary_or,
+};
+use crate::options::{Options, SyncMode};
+
+/// Settings for `bc_open`. Create with `bc_options_new`, adjust with the `bc_options_set_*`
+/// calls, pass to any number of `bc_open` calls (each copies what it needs), release with
+/// `bc_options_free`.
+///
+/// Not thread-safe: do not change one `bc_options` from two threads at once. Reading it in
+/// `bc_open` from several threads is fine while nobody changes it.
+pub struct bc_options {
+    _private: [u8; 0],
+}
+
+fn as_options<'a>(o: *mut bc_options) -> Result<&'a mut Options, Failure> {
+    if o.is_null() {
+        return Err(Failure::invalid("options handle must not be NULL"));
+    }
+    // SAFETY: a non-NULL bc_options pointer came from bc_options_new (a Box<Options>) and has not
+    // been freed; the caller does not use it from two threads at once.
+    Ok(unsafe { &mut *o.cast::<Options>() })
+}
+
+/// Borrows the settings behind a `const bc_options *`; NULL gives `None` (defaults).
+///
+/// # Safety
+/// `o` must be NULL or a live pointer from `bc_options_new`.
+pub(crate) unsafe fn options_ref<'a>(o: *const bc_options) -> Option<&'a Options> {
+    // SAFETY: per the function contract.
+    unsafe { o.cast::<Options>().as_ref() }
+}
+
+/// New settings with every default:
+/// - `max_file_size` 256 MiB; sync `BC_SYNC_NONE`; read-write; `create_if_missing` on;
+/// - `max_key_size` 64 KiB; `max_value_size` 64 MiB; `max_open_files` 64.
+///
+/// Returns NULL only if memory is exhausted. Free with `bc_options_free`.
+#[unsafe(no_mangle)]
+pub extern "C" fn bc_options_new() -> *mut bc_options {
+    boundary_or("bc_options_new", std::ptr::null_mut(), || {
+        Box::into_raw(Box::new(Options::default())).cast()
+    })
+}
+
+/// Releases settings from `bc_options_new`. NULL is a harmless no-op. Stores opened with them are
+/// not affected.
+///
+/// # Safety
+/// `o` must be NULL or a pointer from `bc_options_new` not yet freed.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bc_options_free(o: *mut bc_options) {
+    boundary_or("bc_options_free", (), || {
+        if !o.is_null() {
+            // SAFETY: per the contract, `o` is a live Box<Options> from bc_options_new.
+            drop(unsafe { Box::from_raw(o.cast::<Options>()) });
+        }
+    })
+}
+
+/// Size at which the active data file is sealed and a new one begun: 256 ..= 4294967295 bytes
+/// (default 256 MiB). A record bigger than this is still accepted, alone in its own file.
+///
+/// Returns `BC_OK`, or `BC_E_INVALID` for NULL `o` or a size out of range.
+///
+/// # Safety
+/// `o` must be NULL or a live pointer from `bc_options_new`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bc_options_set_max_file_size(o: *mut bc_options, bytes: u64) -> c_int {
+    boundary("bc_options_set_max_file_size", || {
+        as_options(o)?.max_file_size(bytes)?;
+        Ok(BC_OK)
+    })
+}
+
+/// When writes reach stable storage:
+/// - `BC_SYNC_NONE` (default): never fsync on write; `interval_ms` is ignored;
+/// - `BC_SYNC_ALWAYS`: every write call returns only after fdatasync; `interval_ms` is ignored;
+/// - `BC_SYNC_INTERVAL`: a background thread fdatasyncs every `interval_ms` (>= 1) milliseconds.
+///
+/// Returns `BC_OK`, or `BC_E_INVALID` for NULL `o`, an unknown mode or a zero interval.
+///
+/// # Safety
+/// `o` must be NULL or a live pointer from `bc_options_new`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bc_options_set_sync(
+    o: *mut bc_options,
+    mode: c_int,
+    interval_ms: u32,
+) -> c_int {
+    boundary("bc_options_set_sync", || {
+        let o = as_options(o)?;
+        let mode = match mode {
+            BC_SYNC_NONE => SyncMode::None,
+            BC_SYNC_ALWAYS => SyncMode::Always,
+            BC_SYNC_INTERVAL => SyncMode::Interval(Duration::from_millis(interval_ms.into())),
+            other => {
+                return Err(Failure::new(
+                    BC_E_INVALID,
+                    format!(
+                        "unknown sync mode {other} (use BC_SYNC_NONE, BC_SYNC_ALWAYS or \
+                         BC_SYNC_INTERVAL)"
+                    ),
+                ));
+            }
+        };
+        o.sync(mode)?;
+        Ok(BC_OK)
+    })
+}
+
+/// `on` non-zero: open without taking the write lock. Such a handle can be open beside a writer in
+/// another process, sees the store as it was when opened, never changes any file, and returns
+/// `BC_E_READ_ONLY` from every write. Default 0.
+///
+/// Returns `BC_OK`, or `BC_E_INVALID` for NULL `o`.
+///
+/// # Safety
+/// `o` must be NULL or a live pointer from `bc_options_new`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bc_options_set_read_only(o: *mut bc_options, on: c_int) -> c_int {
+    boundary("bc_options_set_read_only", || {
+        as_options(o)?.read_only(on != 0);
+        Ok(BC_OK)
+    })
+}
+
+/// `on` non-zero (the default): `bc_open` creates the store directory (the last path component
+/// only) when it does not exist. With 0, a missing directory fails with `BC_E_IO`.
+///
+/// Returns `BC_OK`, or `BC_E_INVALID` for NULL `o`.
+///
+/// # Safety
+/// `o` must be NULL or a live pointer from `bc_options_new`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bc_options_set_create_if_missing(o: *mut bc_options, on: c_int) -> c_int {
+    boundary("bc_options_set_create_if_missing", || {
+        as_options(o)?.create_if_missing(on != 0);
+        Ok(BC_OK)
+    })
+}
+
+/// Largest key accepted, 1 ..= 1048576 bytes (default 65536). Longer keys get `BC_E_TOO_LARGE`.
+/// Keys are held in memory, so this also bounds the index's size per key.
+///
+/// Returns `BC_OK`, or `BC_E_INVALID` for NULL `o` or a size out of range.
+///
+/// # Safety
+/// `o` must be NULL or a live pointer from `bc_options_new`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bc_options_set_max_key_size(o: *mut bc_options, bytes: u32) -> c_int {
+    boundary("bc_options_set_max_key_size", || {
+        as_options(o)?.max_key_size(bytes)?;
+        Ok(BC_OK)
+    })
+}
+
+/// Largest value accepted, 0 ..= 3221225472 bytes (3 GiB; default 64 MiB). Larger values get
+/// `BC_E_TOO_LARGE`.
+///
+/// Returns `BC_OK`, or `BC_E_INVALID` for NULL `o` or a size out of range.
+///
+/// # Safety
+/// `o` must be NULL or a live pointer from `bc_options_new`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bc_options_set_max_value_size(o: *mut bc_options, bytes: u64) -> c_int {
+    boundary("bc_options_set_max_value_size", || {
+        as_options(o)?.max_value_size(bytes)?;
+        Ok(BC_OK)
+    })
+}
+
+/// How many data files a handle keeps open for reading, 1 ..= 1048576 (default 64). Beyond that
+/// the least recently used is closed and reopened on demand, so a store of any number of files
+/// works under a small file-descriptor limit. A handle uses this many descriptors plus about
+/// three (lock, active file, a fold's reader).
+///
+/// Returns `BC_OK`, or `BC_E_INVALID` for NULL `o` or a count out of range.
+///
+/// # Safety
+/// `o` must be NULL or a live pointer from `bc_options_new`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bc_options_set_max_open_files(o: *mut bc_options, files: u32) -> c_int {
+    boundary("bc_options_set_max_open_files", || {
+        as_options(o)?.max_open_files(files as usize)?;
+        Ok(BC_OK)
+    })
+}

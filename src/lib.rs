@@ -1,0 +1,45 @@
+//! A Bitcask storage engine: a log-structured hash table (Sheehy & Smith, Basho 2010).
+//!
+//! A store is a directory of append-only data files. Every write appends one record to the active
+//! file; an in-memory index (the keydir) maps each live key to the file, offset and length of its
+//! newest record, so a read is one hash lookup and one `pread`.
+//!
+//! ```
+//! use bitcask::{Bitcask, Options};
+//! let dir = tempfile::tempdir().unwrap();
+//! let db = Bitcask::open(dir.path(), &Options::default()).unwrap();
+//! db.put(b"hello", b"world").unwrap();
+//! assert_eq!(db.get(b"hello").unwrap().as_deref(), Some(&b"world"[..]));
+//! assert!(db.delete(b"hello").unwrap());
+//! assert_eq!(db.get(b"hello").unwrap(), None);
+//! db.close().unwrap();
+//! ```
+//!
+//! The C ABI (`include/bitcask.h`) lives in [`ffi`]; everything else is safe Rust.
+
+// The engine modules are not part of the C header.
+/// cbindgen:ignore
+mod db;
+/// cbindgen:ignore
+mod error;
+/// cbindgen:ignore
+mod file;
+/// cbindgen:ignore
+pub mod format;
+/// cbindgen:ignore
+#[path = "keydir_stub.rs"]
+pub mod keydir;
+/// cbindgen:ignore
+mod lock;
+/// cbindgen:ignore
+mod options;
+/// cbindgen:ignore
+mod recovery;
+
+pub mod ffi;
+
+pub use db::{Bitcask, Stats};
+pub use error::{Error, ErrorKind, Result};
+pub use options::{
+    MAX_FILE_SIZE_LIMIT, MAX_KEY_SIZE_LIMIT, MAX_VALUE_SIZE_LIMIT, MIN_FILE_SIZE, Options, SyncMode,
+};

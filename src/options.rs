@@ -1,0 +1,173 @@
+//! Open-time configuration of a store.
+
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+
+/// When appended records are forced to stable storage.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SyncMode {
+    /// Never fsync on a write. A write that returned is in the operating system's page cache, so it
+    /// survives the process being killed, but not a power loss or kernel crash.
+    None,
+    /// fdatasync before a write returns. Concurrent writers share one fsync (group commit).
+    Always,
+    /// A background thread fdatasyncs the active file at this interval when it has unsynced data.
+    Interval(Duration),
+}
+
+/// The largest key the format allows, whatever the options say: keys live in memory.
+pub const MAX_KEY_SIZE_LIMIT: u32 = 1 << 20;
+/// The largest value the format allows: a record's length must fit in 32 bits.
+pub const MAX_VALUE_SIZE_LIMIT: u64 = 3 << 30;
+/// Smallest allowed `max_file_size`.
+pub const MIN_FILE_SIZE: u64 = 256;
+/// Largest allowed `max_file_size`: record offsets are 32-bit.
+pub const MAX_FILE_SIZE_LIMIT: u64 = u32::MAX as u64;
+
+/// Configuration for [`Bitcask::open`](crate::Bitcask::open). Build with [`Options::default`] and the
+/// setters, which validate their argument.
+///
+/// Defaults: `max_file_size` 256 MiB, sync [`SyncMode::None`], read-write, `create_if_missing`
+/// on, `max_key_size` 64 KiB, `max_value_size` 64 MiB, `max_open_files` 64.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub(crate) max_file_size: u64,
+    pub(crate) sync: SyncMode,
+    pub(crate) read_only: bool,
+    pub(crate) create_if_missing: bool,
+    pub(crate) max_key_size: u32,
+    pub(crate) max_value_size: u64,
+    pub(crate) max_open_files: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            max_file_size: 256 << 20,
+            sync: SyncMode::None,
+            read_only: false,
+            create_if_missing: true,
+            max_key_size: 64 << 10,
+            max_value_size: 64 << 20,
+            max_open_files: 64,
+        }
+    }
+}
+
+impl Options {
+    /// New options with the defaults.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Size at which the active data file is sealed and a new one started. A record larger than
+    /// this still gets written, alone in its own file.
+    pub fn max_file_size(&mut self, bytes: u64) -> Result<&mut Self> {
+        if !(MIN_FILE_SIZE..=MAX_FILE_SIZE_LIMIT).contains(&bytes) {
+            return Err(Error::invalid(format!(
+                "max_file_size {bytes} is outside {MIN_FILE_SIZE}..={MAX_FILE_SIZE_LIMIT}"
+            )));
+        }
+        self.max_file_size = bytes;
+        Ok(self)
+    }
+
+    /// When writes reach stable storage. An interval must be at least 1 ms.
+    pub fn sync(&mut self, mode: SyncMode) -> Result<&mut Self> {
+        if let SyncMode::Interval(d) = mode
+            && d < Duration::from_millis(1)
+        {
+            return Err(Error::invalid("sync interval must be at least 1 ms"));
+        }
+        self.sync = mode;
+        Ok(self)
+    }
+
+    /// Open without the write lock: reads see the store as of the open, writes fail.
+    pub fn read_only(&mut self, on: bool) -> &mut Self {
+        self.read_only = on;
+        self
+    }
+
+    /// Create the directory (one level) when it does not exist. On by default.
+    pub fn create_if_missing(&mut self, on: bool) -> &mut Self {
+        self.create_if_missing = on;
+        self
+    }
+
+    /// Largest accepted key, 1 ..= 1 MiB.
+    pub fn max_key_size(&mut self, bytes: u32) -> Result<&mut Self> {
+        if bytes == 0 || bytes > MAX_KEY_SIZE_LIMIT {
+            return Err(Error::invalid(format!(
+                "max_key_size {bytes} is outside 1..={MAX_KEY_SIZE_LIMIT}"
+            )));
+        }
+        self.max_key_size = bytes;
+        Ok(self)
+    }
+
+    /// Largest accepted value, 0 ..= 3 GiB.
+    pub fn max_value_size(&mut self, bytes: u64) -> Result<&mut Self> {
+        if bytes > MAX_VALUE_SIZE_LIMIT {
+            return Err(Error::invalid(format!(
+                "max_value_size {bytes} is above the format's limit of {MAX_VALUE_SIZE_LIMIT}"
+            )));
+        }
+        self.max_value_size = bytes;
+        Ok(self)
+    }
+
+    /// How many data files may be open for reading at once (at least 1). Files beyond this are
+    /// closed least-recently-used first and reopened on demand.
+    pub fn max_open_files(&mut self, files: usize) -> Result<&mut Self> {
+        if files == 0 || files > 1 << 20 {
+            return Err(Error::invalid(format!(
+                "max_open_files {files} is outside 1..={}",
+                1 << 20
+            )));
+        }
+        self.max_open_files = files;
+        Ok(self)
+    }
+
+    /// The configured sync mode.
+    pub fn sync_mode(&self) -> SyncMode {
+        self.sync
+    }
+
+    /// Whether the store will be opened read-only.
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn setters_reject_out_of_range_values() {
+        let mut o = Options::default();
+        assert!(o.max_file_size(MIN_FILE_SIZE - 1).is_err());
+        assert!(o.max_file_size(MAX_FILE_SIZE_LIMIT + 1).is_err());
+        assert!(o.max_file_size(4096).is_ok());
+        assert!(o.max_key_size(0).is_err());
+        assert!(o.max_key_size(MAX_KEY_SIZE_LIMIT + 1).is_err());
+        assert!(o.max_value_size(MAX_VALUE_SIZE_LIMIT + 1).is_err());
+        assert!(o.max_value_size(0).is_ok());
+        assert!(o.sync(SyncMode::Interval(Duration::ZERO)).is_err());
+        assert!(o.max_open_files(0).is_err());
+        assert_eq!(o.max_file_size, 4096);
+        assert_eq!(o.max_value_size, 0);
+    }
+
+    #[test]
+    fn defaults_allow_64k_keys_and_64m_values() {
+        let o = Options::default();
+        assert!(o.max_key_size >= 64 << 10);
+        assert!(o.max_value_size >= 64 << 20);
+        assert!(o.create_if_missing);
+        assert!(!o.read_only);
+    }
+}

@@ -1,0 +1,453 @@
+//! Open-time recovery: find the data files, replay them in log order into a fresh keydir, and
+//! decide where writing resumes.
+//!
+//! Rules (the reasons are in `docs/FORMAT.md`, "Recovery"):
+//! - Files replay in ascending `(order, id)`; within a file, by offset. A later record wins, so
+//!   the newest write wins however close together the writes were: position, not clock.
+//! - A record is applied only when its CRC matches. A damaged record is skipped and counted; the
+//!   scan resynchronises on the next record that verifies (and is itself followed by a verifying
+//!   record or the end of the file, so that random bytes are not mistaken for a record).
+//! - A batch applies only once its BATCH_END record has been read; damage inside a batch, or a
+//!   batch cut off by the end of the file, discards the whole batch.
+//! - In the last file of the log (the one being written when the process stopped), bytes after
+//!   the last applied record that contain no verifying record are a torn tail: a read-write open
+//!   truncates them and appends from there; a read-only open ignores them.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File, OpenOptions};
+use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::file::SeqReader;
+use crate::format::{
+    self, FILE_HEADER_LEN, FLAG_BATCH, FLAG_BATCH_END, FileHeader, FileKind, HeaderError,
+    MAX_RECORD_HEADER_LEN, MIN_RECORD_LEN, RecordHeader, RecordLimits,
+};
+use crate::keydir::{KeyDir, Loc};
+
+/// Sequential read granularity for scans.
+const SCAN_CHUNK: usize = 1 << 20;
+
+/// What the engine keeps about each data file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct FileMeta {
+    /// Place in log order; equals the id for files the writer created.
+    pub order: u32,
+    /// Length in bytes, header included.
+    pub len: u64,
+}
+
+/// Counters gathered while loading.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct LoadStats {
+    pub live_bytes: u64,
+    pub dead_bytes: u64,
+    pub corrupt_records: u64,
+    pub corrupt_bytes: u64,
+    pub truncated_bytes: u64,
+}
+
+/// The result of replaying a store directory.
+pub(crate) struct Loaded {
+    pub keydir: KeyDir,
+    /// Every data file, by id.
+    pub files: BTreeMap<u32, FileMeta>,
+    pub stats: LoadStats,
+    /// The file writing may resume in (last in log order, written by the writer, not full), and
+    /// the length it must be cut to.
+    pub resume: Option<(u32, u64)>,
+    /// One above the largest file id seen (data or hint), the next id to create.
+    pub next_id: u32,
+}
+
+/// One verified record, as delivered to the keydir.
+struct Scanned<'a> {
+    key: &'a [u8],
+    loc: Loc,
+    tombstone: bool,
+}
+
+/// Replays every data file of `dir` into a new keydir. A read-write open (`repair`) truncates a
+/// torn tail and rewrites a half-written header of the last file; a read-only one changes nothing.
+pub(crate) fn load(dir: &Path, repair: bool, max_file_size: u64) -> Result<Loaded> {
+    let mut ids: Vec<u32> = Vec::new();
+    let mut next_id: u32 = 1;
+    let entries =
+        fs::read_dir(dir).map_err(|e| Error::io("list store directory", dir.to_path_buf(), e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io("list store directory", dir.to_path_buf(), e))?;
+        let name = entry.file_name();
+        let Some((id, kind)) = name.to_str().and_then(format::parse_file_name) else {
+            continue;
+        };
+        next_id = next_id.max(id.saturating_add(1));
+        if kind == FileKind::Data {
+            ids.push(id);
+        }
+    }
+    if next_id == u32::MAX {
+        return Err(Error::corrupt(
+            dir,
+            0,
+            "file ids are exhausted (a file named 4294967294.data or above exists)",
+        ));
+    }
+
+    // Read every header first: the replay order depends on them.
+    let mut headers: Vec<(u32, u32, bool, File, u64)> = Vec::with_capacity(ids.len());
+    let mut stats = LoadStats::default();
+    for id in ids {
+        let path = format::data_path(dir, id);
+        let file = File::open(&path).map_err(|e| Error::io("open data file", path.clone(), e))?;
+        let len = file
+            .metadata()
+            .map_err(|e| Error::io("stat data file", path.clone(), e))?
+            .len();
+        let mut head = [0u8; FILE_HEADER_LEN];
+        let got = read_prefix(&file, &mut head)
+            .map_err(|e| Error::io("read data file", path.clone(), e))?;
+        let mut header_ok = false;
+        let order = match FileHeader::decode(&head[..got], FileKind::Data) {
+            Ok(h) => {
+                header_ok = true;
+                h.order
+            }
+            Err(reason) if reason.starts_with("format version") => {
+                return Err(Error::corrupt(path, 0, reason));
+            }
+            // A short header is a file created just before a crash; any other damage to the
+            // header leaves the records readable, so both replay in id order.
+            Err(_) if got < FILE_HEADER_LEN => id,
+            Err(_) => {
+                stats.corrupt_records += 1;
+                stats.corrupt_bytes += FILE_HEADER_LEN as u64;
+                id
+            }
+        };
+        headers.push((id, order, header_ok, file, len));
+    }
+    headers.sort_by_key(|&(id, order, ..)| (order, id));
+
+    let keydir = KeyDir::new();
+    let mut files = BTreeMap::new();
+    let mut resume = None;
+    let last = headers.len().checked_sub(1);
+    for (index, (id, order, header_ok, file, len)) in headers.into_iter().enumerate() {
+        let path = format::data_path(dir, id);
+        let is_tail = Some(index) == last;
+        let mut apply = |r: Scanned<'_>| apply_record(&keydir, &mut stats, r);
+        let outcome = scan_file(&file, &path, id, len, is_tail, &mut apply)?;
+        stats.corrupt_records += outcome.corrupt_records;
+        stats.corrupt_bytes += outcome.corrupt_bytes;
+        // Where a tombstone or an overwrite superseded a record, `apply_record` already moved
+        // its bytes to dead; what was never applied (damage, torn tail) is counted separately.
+        let mut kept_len = len;
+        if is_tail {
+            let torn = len.saturating_sub(outcome.valid_end);
+            if torn > 0 {
+                stats.truncated_bytes = torn;
+                kept_len = outcome.valid_end;
+            }
+            if repair {
+                repair_tail(&path, len, outcome.valid_end)?;
+                if len < FILE_HEADER_LEN as u64 {
+                    kept_len = FILE_HEADER_LEN as u64;
+                }
+            }
+            // A file with a damaged header is read but never appended to again.
+            let writable = (header_ok || len < FILE_HEADER_LEN as u64) && order == id;
+            if repair && writable && kept_len < max_file_size {
+                resume = Some((id, kept_len));
+            }
+        }
+        files.insert(
+            id,
+            FileMeta {
+                order,
+                len: kept_len,
+            },
+        );
+    }
+    Ok(Loaded {
+        keydir,
+        files,
+        stats,
+        resume,
+        next_id,
+    })
+}
+
+fn apply_record(keydir: &KeyDir, stats: &mut LoadStats, r: Scanned<'_>) {
+    let len = r.loc.len as u64;
+    let old = if r.tombstone {
+        stats.dead_bytes += len;
+        keydir.remove(r.key)
+    } else {
+        stats.live_bytes += len;
+        keydir.insert(r.key, r.loc)
+    };
+    if let Some(old) = old {
+        stats.live_bytes -= old.len as u64;
+        stats.dead_bytes += old.len as u64;
+    }
+}
+
+/// Cuts the last file back to its last good record, or rewrites its header if the crash came
+/// between creating it and writing the header.
+fn repair_tail(path: &Path, len: u64, valid_end: u64) -> Result<()> {
+    if len == valid_end && len >= FILE_HEADER_LEN as u64 {
+        return Ok(());
+    }
+    let file = OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(|e| Error::io("open data file for repair", path.to_path_buf(), e))?;
+    if len < FILE_HEADER_LEN as u64 {
+        let (id, _) = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(format::parse_file_name)
+            .expect("data file names were parsed before");
+        let header = FileHeader {
+            kind: FileKind::Data,
+            file_id: id,
+            order: id,
+        };
+        use std::os::unix::fs::FileExt;
+        file.set_len(0)
+            .and_then(|()| file.write_all_at(&header.encode(), 0))
+            .map_err(|e| Error::io("rewrite data file header", path.to_path_buf(), e))?;
+    } else {
+        file.set_len(valid_end)
+            .map_err(|e| Error::io("truncate torn tail", path.to_path_buf(), e))?;
+    }
+    file.sync_all()
+        .map_err(|e| Error::io("sync repaired data file", path.to_path_buf(), e))
+}
+
+fn read_prefix(file: &File, buf: &mut [u8]) -> io::Result<usize> {
+    use std::os::unix::fs::FileExt;
+    let mut got = 0;
+    while got < buf.len() {
+        match file.read_at(&mut buf[got..], got as u64) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
+}
+
+struct ScanOutcome {
+    /// End of the last record that was applied (or the header, if none was).
+    valid_end: u64,
+    corrupt_records: u64,
+    corrupt_bytes: u64,
+}
+
+/// A batch whose BATCH_END has not been read yet.
+#[derive(Default)]
+struct PendingBatch {
+    start: u64,
+    keys: Vec<u8>,
+    records: Vec<(usize, usize, Loc, bool)>,
+}
+
+impl PendingBatch {
+    fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    fn discard(&mut self, outcome: &mut ScanOutcome, upto: u64) {
+        if !self.is_empty() {
+            outcome.corrupt_records += self.records.len() as u64;
+            outcome.corrupt_bytes += upto - self.start;
+            self.keys.clear();
+            self.records.clear();
+        }
+    }
+}
+
+/// Replays one file. Records are verified here; the keydir sees only whole, verified records and
+/// only complete batches.
+fn scan_file(
+    file: &File,
+    path: &Path,
+    id: u32,
+    len: u64,
+    is_tail: bool,
+    apply: &mut dyn FnMut(Scanned<'_>),
+) -> Result<ScanOutcome> {
+    let io_err = |e| Error::io("read data file", PathBuf::from(path), e);
+    let mut reader = SeqReader::new(file, len, SCAN_CHUNK);
+    let header_end = FILE_HEADER_LEN as u64;
+    let mut outcome = ScanOutcome {
+        valid_end: header_end.min(len),
+        corrupt_records: 0,
+        corrupt_bytes: 0,
+    };
+    let mut batch = PendingBatch::default();
+    let mut pos = header_end;
+    while pos < len {
+        match record_at(&mut reader, pos).map_err(io_err)? {
+            Probe::Valid(h) => {
+                let rec_len = h.record_len();
+                let key_start = pos + h.header_len as u64;
+                let key = reader
+                    .bytes_at(key_start, h.key_len as usize)
+                    .map_err(io_err)?;
+                let loc = Loc {
+                    file_id: id,
+                    offset: pos as u32,
+                    len: rec_len as u32,
+                };
+                if h.flags & FLAG_BATCH != 0 {
+                    if batch.is_empty() {
+                        batch.start = pos;
+                    }
+                    let from = batch.keys.len();
+                    batch.keys.extend_from_slice(key);
+                    batch.records.push((from, key.len(), loc, h.is_tombstone()));
+                    if h.flags & FLAG_BATCH_END != 0 {
+                        for &(from, klen, loc, tombstone) in &batch.records {
+                            apply(Scanned {
+                                key: &batch.keys[from..from + klen],
+                                loc,
+                                tombstone,
+                            });
+                        }
+                        batch.keys.clear();
+                        batch.records.clear();
+                        outcome.valid_end = pos + rec_len;
+                    }
+                } else {
+                    // A batch can only be interrupted by the end of the log; anything else in
+                    // its middle means its end record was lost.
+                    batch.discard(&mut outcome, pos);
+                    apply(Scanned {
+                        key,
+                        loc,
+                        tombstone: h.is_tombstone(),
+                    });
+                    outcome.valid_end = pos + rec_len;
+                }
+                pos += rec_len;
+            }
+            Probe::Bad { claimed_len } => {
+                batch.discard(&mut outcome, pos);
+                match next_record(&mut reader, pos, claimed_len).map_err(io_err)? {
+                    Some(next) => {
+                        outcome.corrupt_records += 1;
+                        outcome.corrupt_bytes += next - pos;
+                        pos = next;
+                    }
+                    None => {
+                        if !is_tail {
+                            outcome.corrupt_records += 1;
+                            outcome.corrupt_bytes += len - pos;
+                        }
+                        pos = len;
+                    }
+                }
+            }
+        }
+    }
+    // A batch still open at the end of the file never completed.
+    if !is_tail {
+        batch.discard(&mut outcome, len);
+    }
+    Ok(outcome)
+}
+
+enum Probe {
+    Valid(RecordHeader),
+    /// Not a valid record. `claimed_len` is the length its header claims when the header itself
+    /// decodes and fits in the file (the damage is then likely in the key or value).
+    Bad {
+        claimed_len: Option<u64>,
+    },
+}
+
+fn record_at(reader: &mut SeqReader<'_>, pos: u64) -> io::Result<Probe> {
+    let head = reader.bytes_at(pos, MAX_RECORD_HEADER_LEN)?;
+    let header = match format::decode_record_header(head, RecordLimits::FORMAT) {
+        Ok(h) => h,
+        Err(HeaderError::Truncated | HeaderError::Invalid(_)) => {
+            return Ok(Probe::Bad { claimed_len: None });
+        }
+    };
+    let rec_len = header.record_len();
+    if pos + rec_len > reader.file_len() {
+        return Ok(Probe::Bad { claimed_len: None });
+    }
+    if crc_ok(reader, pos, rec_len)? {
+        Ok(Probe::Valid(header))
+    } else {
+        Ok(Probe::Bad {
+            claimed_len: Some(rec_len),
+        })
+    }
+}
+
+/// Verifies a record's CRC, streaming large records so a 1 GiB value does not need 1 GiB of RAM.
+fn crc_ok(reader: &mut SeqReader<'_>, pos: u64, rec_len: u64) -> io::Result<bool> {
+    if rec_len <= SCAN_CHUNK as u64 {
+        return Ok(format::record_crc_ok(
+            reader.bytes_at(pos, rec_len as usize)?,
+        ));
+    }
+    let stored = {
+        let b = reader.bytes_at(pos, 4)?;
+        u32::from_le_bytes([b[0], b[1], b[2], b[3]])
+    };
+    let mut hasher = crc32fast::Hasher::new();
+    let mut at = pos + 4;
+    let end = pos + rec_len;
+    while at < end {
+        let n = ((end - at) as usize).min(SCAN_CHUNK);
+        hasher.update(reader.bytes_at(at, n)?);
+        at += n as u64;
+    }
+    Ok(hasher.finalize() == stored)
+}
+
+/// Finds where valid records resume after damage at `pos`, or None if none follows.
+fn next_record(
+    reader: &mut SeqReader<'_>,
+    pos: u64,
+    claimed_len: Option<u64>,
+) -> io::Result<Option<u64>> {
+    // Damage inside the key or value leaves the length intact: trust it if a valid record (or
+    // the end of the file) follows.
+    if let Some(claimed) = claimed_len {
+        let next = pos + claimed;
+        if next == reader.file_len() || trustworthy_at(reader, next)? {
+            return Ok(Some(next));
+        }
+    }
+    let last_start = reader.file_len().saturating_sub(MIN_RECORD_LEN as u64);
+    let mut candidate = pos + 1;
+    while candidate <= last_start {
+        if trustworthy_at(reader, candidate)? {
+            return Ok(Some(candidate));
+        }
+        candidate += 1;
+    }
+    Ok(None)
+}
+
+/// A record that verifies and is followed by another that verifies or by the end of the file.
+/// Requiring two in a row makes it very unlikely that bytes inside a damaged region (or inside a
+/// value that itself contains record-shaped bytes) are taken for a record.
+fn trustworthy_at(reader: &mut SeqReader<'_>, at: u64) -> io::Result<bool> {
+    let Probe::Valid(h) = record_at(reader, at)? else {
+        return Ok(false);
+    };
+    let next = at + h.record_len();
+    if next == reader.file_len() {
+        return Ok(true);
+    }
+    Ok(matches!(record_at(reader, next)?, Probe::Valid(_)))
+}
