@@ -207,6 +207,11 @@ typedef struct bc_stats {
    * Bytes of torn tail (a write cut short by a crash) removed from the last data file at open.
    */
   uint64_t truncated_bytes;
+  /**
+   * fsyncs of data files run by this handle. Under `BC_SYNC_ALWAYS` with concurrent writers
+   * it stays below the number of writes: they share fsyncs (group commit).
+   */
+  uint64_t syncs;
 } bc_stats;
 
 #ifdef __cplusplus

@@ -59,6 +59,9 @@ pub struct Stats {
     pub corrupt_bytes: u64,
     /// Bytes of torn tail cut from the last data file when the store was opened.
     pub truncated_bytes: u64,
+    /// fsyncs of data files this handle has run (group commit makes this smaller than the number
+    /// of synced writes when writers overlap).
+    pub syncs: u64,
 }
 
 /// An open Bitcask store. Share it between threads by reference or `Arc`; every method takes
@@ -110,6 +113,7 @@ struct SyncState {
 struct SyncProgress {
     synced: u64,
     running: bool,
+    fsyncs: u64,
 }
 
 thread_local! {
@@ -187,6 +191,7 @@ impl Bitcask {
                 progress: Mutex::new(SyncProgress {
                     synced: 0,
                     running: false,
+                    fsyncs: 0,
                 }),
                 done: Condvar::new(),
             },
@@ -394,6 +399,7 @@ impl Bitcask {
     pub fn stats(&self) -> Stats {
         let inner = &*self.inner;
         let data_files = inner.meta.read().len() as u64;
+        let syncs = inner.sync.progress.lock().fsyncs;
         let w = inner.write.lock();
         Stats {
             keys: inner.keydir.len() as u64,
@@ -404,6 +410,7 @@ impl Bitcask {
             corrupt_records: w.counters.corrupt_records,
             corrupt_bytes: w.counters.corrupt_bytes,
             truncated_bytes: w.counters.truncated_bytes,
+            syncs,
         }
     }
 
@@ -620,6 +627,7 @@ impl Inner {
         {
             let mut p = self.sync.progress.lock();
             p.synced = p.synced.max(active.appended);
+            p.fsyncs += 1;
         }
         let (file, id) = create_data_file(&self.dir, active.next_id)?;
         {
@@ -685,6 +693,7 @@ impl Inner {
             }
             p = self.sync.progress.lock();
             p.running = false;
+            p.fsyncs += snapshot.is_some() as u64;
             if let (Ok(()), Some((_, _, appended))) = (&result, &snapshot) {
                 p.synced = p.synced.max(*appended);
             }

@@ -95,7 +95,9 @@ pub(crate) fn load(dir: &Path, repair: bool, max_file_size: u64) -> Result<Loade
     }
 
     // Read every header first: the replay order depends on them.
-    let mut headers: Vec<(u32, u32, bool, File, u64)> = Vec::with_capacity(ids.len());
+    // Only ids and header facts are kept: holding every file open would need one descriptor per
+    // file, and a store may have thousands.
+    let mut headers: Vec<(u32, u32, bool, u64)> = Vec::with_capacity(ids.len());
     let mut stats = LoadStats::default();
     for id in ids {
         let path = format::data_path(dir, id);
@@ -125,7 +127,7 @@ pub(crate) fn load(dir: &Path, repair: bool, max_file_size: u64) -> Result<Loade
                 id
             }
         };
-        headers.push((id, order, header_ok, file, len));
+        headers.push((id, order, header_ok, len));
     }
     headers.sort_by_key(|&(id, order, ..)| (order, id));
 
@@ -133,8 +135,9 @@ pub(crate) fn load(dir: &Path, repair: bool, max_file_size: u64) -> Result<Loade
     let mut files = BTreeMap::new();
     let mut resume = None;
     let last = headers.len().checked_sub(1);
-    for (index, (id, order, header_ok, file, len)) in headers.into_iter().enumerate() {
+    for (index, (id, order, header_ok, len)) in headers.into_iter().enumerate() {
         let path = format::data_path(dir, id);
+        let file = File::open(&path).map_err(|e| Error::io("open data file", path.clone(), e))?;
         let is_tail = Some(index) == last;
         let mut apply = |r: Scanned<'_>| apply_record(&keydir, &mut stats, r);
         let outcome = scan_file(&file, &path, id, len, is_tail, &mut apply)?;

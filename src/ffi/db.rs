@@ -60,6 +60,9 @@ pub struct bc_stats {
     pub corrupt_bytes: u64,
     /// Bytes of torn tail (a write cut short by a crash) removed from the last data file at open.
     pub truncated_bytes: u64,
+    /// fsyncs of data files run by this handle. Under `BC_SYNC_ALWAYS` with concurrent writers
+    /// it stays below the number of writes: they share fsyncs (group commit).
+    pub syncs: u64,
 }
 
 fn as_db<'a>(db: *mut bc_db) -> Result<&'a Bitcask, Failure> {
@@ -408,6 +411,7 @@ pub unsafe extern "C" fn bc_stats_get(db: *mut bc_db, out: *mut bc_stats) -> c_i
             corrupt_records: s.corrupt_records,
             corrupt_bytes: s.corrupt_bytes,
             truncated_bytes: s.truncated_bytes,
+            syncs: s.syncs,
         };
         // SAFETY: non-NULL and writable per the contract.
         unsafe { out.write(stats) };

@@ -1,0 +1,117 @@
+//! Model-based property test: random sequences of put / overwrite / delete / get / reopen / fold
+//! against a `BTreeMap`, under small file sizes so rotation is constant. Seeds are fixed (and
+//! printed on failure); `BITCASK_MODEL_SEEDS=n` runs more.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::ops::ControlFlow;
+
+use bitcask::{Bitcask, Options, SyncMode};
+use common::Rng;
+
+fn run(seed: u64, steps: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = Rng::new(seed);
+    let mut opts = Options::default();
+    opts.max_file_size(256 + rng.below(4096)).unwrap();
+    if rng.below(4) == 0 {
+        opts.sync(SyncMode::Always).unwrap();
+    }
+    let mut db = Bitcask::open(dir.path(), &opts).unwrap();
+    let mut model: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+    // A small key space so overwrites and deletes hit existing keys often.
+    let key_of = |rng: &mut Rng| -> Vec<u8> {
+        let id = rng.below(64);
+        let mut k = format!("k{id}").into_bytes();
+        if id.is_multiple_of(5) {
+            k.push(0); // keys with NUL bytes
+        }
+        k
+    };
+    for step in 0..steps {
+        let ctx = || format!("seed {seed} step {step}");
+        match rng.below(100) {
+            0..=44 => {
+                let k = key_of(&mut rng);
+                let len = match rng.below(10) {
+                    0 => 0,
+                    1 => 2000 + rng.below(3000) as usize,
+                    _ => rng.below(64) as usize,
+                };
+                let v = rng.bytes(len);
+                db.put(&k, &v).unwrap();
+                model.insert(k, v);
+            }
+            45..=64 => {
+                let k = key_of(&mut rng);
+                assert_eq!(
+                    db.delete(&k).unwrap(),
+                    model.remove(&k).is_some(),
+                    "{}",
+                    ctx()
+                );
+            }
+            65..=89 => {
+                let k = key_of(&mut rng);
+                assert_eq!(db.get(&k).unwrap(), model.get(&k).cloned(), "{}", ctx());
+                assert_eq!(
+                    db.contains(&k).unwrap(),
+                    model.contains_key(&k),
+                    "{}",
+                    ctx()
+                );
+            }
+            90..=95 => {
+                drop(db);
+                db = Bitcask::open(dir.path(), &opts).unwrap();
+            }
+            _ => {
+                let mut seen = BTreeMap::new();
+                let end = db
+                    .fold(|k, v| {
+                        assert!(
+                            seen.insert(k.to_vec(), v.to_vec()).is_none(),
+                            "visited twice"
+                        );
+                        ControlFlow::Continue(())
+                    })
+                    .unwrap();
+                assert!(end.is_continue());
+                assert_eq!(seen, model, "{}", ctx());
+                let mut keys = Vec::new();
+                let _ = db.fold_keys(|k| {
+                    keys.push(k.to_vec());
+                    ControlFlow::Continue(())
+                });
+                keys.sort();
+                assert!(keys.iter().eq(model.keys()), "{}", ctx());
+            }
+        }
+        assert_eq!(db.len(), model.len(), "{}", ctx());
+    }
+    drop(db);
+    let db = Bitcask::open(dir.path(), &opts).unwrap();
+    for (k, v) in &model {
+        assert_eq!(db.get(k).unwrap().as_ref(), Some(v), "seed {seed} final");
+    }
+    assert_eq!(db.len(), model.len());
+    let s = db.stats();
+    let expected_live: u64 = model
+        .iter()
+        .map(|(k, v)| bitcask::format::record_len(k.len(), v.len(), false) as u64)
+        .sum();
+    assert_eq!(s.live_bytes, expected_live, "seed {seed}");
+    assert_eq!(s.corrupt_records, 0);
+}
+
+#[test]
+fn random_operations_match_a_btreemap() {
+    let seeds: u64 = std::env::var("BITCASK_MODEL_SEEDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(24);
+    for seed in 0..seeds {
+        run(seed, 1500);
+    }
+}

@@ -1,0 +1,309 @@
+//! Open-time recovery: torn tails, damaged records, damaged headers, newest-wins ordering.
+
+mod common;
+
+use std::fs::OpenOptions;
+use std::io::Write;
+
+use bitcask::{Bitcask, ErrorKind, Options};
+use common::data_files;
+
+fn open(dir: &std::path::Path) -> Bitcask {
+    Bitcask::open(dir, &Options::default()).unwrap()
+}
+
+fn small_files() -> Options {
+    let mut o = Options::default();
+    o.max_file_size(512).unwrap();
+    o
+}
+
+#[test]
+fn a_torn_last_record_at_every_byte_is_cut_and_writing_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path());
+    db.put(b"first", b"one").unwrap();
+    db.put(b"second", b"two").unwrap();
+    db.close().unwrap();
+    let file = data_files(dir.path()).pop().unwrap();
+    let full = std::fs::read(&file).unwrap();
+    let db = open(dir.path());
+    db.put(b"third", b"three, the torn one").unwrap();
+    drop(db);
+    let with_third = std::fs::read(&file).unwrap();
+    assert!(with_third.len() > full.len());
+
+    for cut in full.len()..with_third.len() {
+        std::fs::write(&file, &with_third[..cut]).unwrap();
+        let db = open(dir.path());
+        assert_eq!(
+            db.get(b"first").unwrap().as_deref(),
+            Some(&b"one"[..]),
+            "cut {cut}"
+        );
+        assert_eq!(db.get(b"second").unwrap().as_deref(), Some(&b"two"[..]));
+        assert_eq!(db.get(b"third").unwrap(), None, "cut {cut}");
+        assert_eq!(db.stats().truncated_bytes, (cut - full.len()) as u64);
+        assert_eq!(std::fs::metadata(&file).unwrap().len(), full.len() as u64);
+        // Writing resumes right after the last good record, in the same file.
+        db.put(b"fourth", b"4").unwrap();
+        drop(db);
+        assert_eq!(data_files(dir.path()).len(), 1);
+        let db = open(dir.path());
+        assert_eq!(db.get(b"fourth").unwrap().as_deref(), Some(&b"4"[..]));
+        assert_eq!(db.stats().truncated_bytes, 0);
+        drop(db);
+    }
+}
+
+#[test]
+fn garbage_appended_after_the_last_record_is_cut() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path());
+    db.put(b"k", b"v").unwrap();
+    db.close().unwrap();
+    let file = data_files(dir.path()).pop().unwrap();
+    let good_len = std::fs::metadata(&file).unwrap().len();
+    let mut f = OpenOptions::new().append(true).open(&file).unwrap();
+    f.write_all(&[0xAB; 37]).unwrap();
+    f.write_all(&[0; 4096]).unwrap();
+    drop(f);
+    let db = open(dir.path());
+    assert_eq!(db.get(b"k").unwrap().as_deref(), Some(&b"v"[..]));
+    assert_eq!(db.stats().truncated_bytes, 37 + 4096);
+    assert_eq!(std::fs::metadata(&file).unwrap().len(), good_len);
+}
+
+#[test]
+fn a_read_only_open_ignores_a_torn_tail_without_touching_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path());
+    db.put(b"k", b"v").unwrap();
+    db.close().unwrap();
+    let file = data_files(dir.path()).pop().unwrap();
+    let mut f = OpenOptions::new().append(true).open(&file).unwrap();
+    f.write_all(b"\x01\x02\x03").unwrap();
+    drop(f);
+    let before = std::fs::read(&file).unwrap();
+    let mut ro = Options::default();
+    ro.read_only(true);
+    let db = Bitcask::open(dir.path(), &ro).unwrap();
+    assert_eq!(db.get(b"k").unwrap().as_deref(), Some(&b"v"[..]));
+    assert_eq!(db.put(b"x", b"y").unwrap_err().kind(), ErrorKind::ReadOnly);
+    drop(db);
+    assert_eq!(std::fs::read(&file).unwrap(), before);
+}
+
+/// Finds `needle` in the store's files: (file, offset).
+fn locate(dir: &std::path::Path, needle: &[u8]) -> (std::path::PathBuf, usize) {
+    for file in data_files(dir) {
+        let bytes = std::fs::read(&file).unwrap();
+        if let Some(at) = bytes.windows(needle.len()).position(|w| w == needle) {
+            return (file, at);
+        }
+    }
+    panic!("bytes not found");
+}
+
+fn flip(file: &std::path::Path, at: usize) {
+    let mut bytes = std::fs::read(file).unwrap();
+    bytes[at] ^= 0x40;
+    std::fs::write(file, bytes).unwrap();
+}
+
+#[test]
+fn a_damaged_value_is_never_served_and_is_skipped_at_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Bitcask::open(dir.path(), &small_files()).unwrap();
+    for i in 0..40u32 {
+        db.put(
+            format!("key{i}").as_bytes(),
+            format!("value-number-{i:04}").as_bytes(),
+        )
+        .unwrap();
+    }
+    let (file, at) = locate(dir.path(), b"value-number-0003");
+    flip(&file, at + 5);
+    // The open handle reads through the damage and refuses it.
+    let err = db.get(b"key3").unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Corrupt, "{err}");
+    assert!(err.to_string().contains("checksum"), "{err}");
+    assert_eq!(
+        db.get(b"key4").unwrap().as_deref(),
+        Some(&b"value-number-0004"[..])
+    );
+    // fold visits everything else, then reports the damage.
+    let mut n = 0;
+    let err = db
+        .fold(|_, _| {
+            n += 1;
+            std::ops::ControlFlow::Continue(())
+        })
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Corrupt);
+    assert_eq!(n, 39);
+    drop(db);
+
+    // Reopened, the damaged record (in a sealed file) is skipped and counted, the rest kept.
+    let db = Bitcask::open(dir.path(), &small_files()).unwrap();
+    assert_eq!(db.get(b"key3").unwrap(), None);
+    assert_eq!(db.stats().corrupt_records, 1);
+    for i in (0..40u32).filter(|&i| i != 3) {
+        assert_eq!(
+            db.get(format!("key{i}").as_bytes()).unwrap().unwrap(),
+            format!("value-number-{i:04}").into_bytes()
+        );
+    }
+}
+
+#[test]
+fn damage_to_a_length_field_resynchronises_on_the_next_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path());
+    for i in 0..20u32 {
+        db.put(
+            format!("key-{i:02}").as_bytes(),
+            format!("val-{i:02}").as_bytes(),
+        )
+        .unwrap();
+    }
+    db.close().unwrap();
+    // The key length varint sits 5 bytes after the record start (crc, flags, timestamp): break it
+    // so the header claims a huge key.
+    let (file, key_at) = locate(dir.path(), b"key-07");
+    let mut bytes = std::fs::read(&file).unwrap();
+    bytes[key_at - 2] = 0xFF;
+    std::fs::write(&file, bytes).unwrap();
+    let db = open(dir.path());
+    assert_eq!(db.get(b"key-07").unwrap(), None);
+    for i in (0..20u32).filter(|&i| i != 7) {
+        assert_eq!(
+            db.get(format!("key-{i:02}").as_bytes()).unwrap().unwrap(),
+            format!("val-{i:02}").into_bytes(),
+            "key {i}"
+        );
+    }
+    let stats = db.stats();
+    assert_eq!(stats.corrupt_records, 1);
+    assert_eq!(
+        stats.truncated_bytes, 0,
+        "damage in the middle is not a torn tail"
+    );
+}
+
+#[test]
+fn a_file_cut_short_before_its_header_is_repaired() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Bitcask::open(dir.path(), &small_files()).unwrap();
+    for i in 0..30u32 {
+        db.put(&i.to_be_bytes(), &[7; 40]).unwrap();
+    }
+    db.close().unwrap();
+    // A crash right after creating the next file leaves it empty or with half a header.
+    let next = dir.path().join("0000009999.data");
+    for len in [0usize, 10] {
+        std::fs::write(&next, vec![0x89; len]).unwrap();
+        let db = Bitcask::open(dir.path(), &small_files()).unwrap();
+        assert_eq!(db.len(), 30);
+        db.put(b"after", b"crash").unwrap();
+        drop(db);
+        let db = Bitcask::open(dir.path(), &small_files()).unwrap();
+        assert_eq!(db.get(b"after").unwrap().as_deref(), Some(&b"crash"[..]));
+        assert!(db.delete(b"after").unwrap());
+        drop(db);
+        std::fs::remove_file(&next).ok();
+    }
+}
+
+#[test]
+fn a_file_from_a_newer_format_version_is_refused_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path());
+    db.put(b"k", b"v").unwrap();
+    db.close().unwrap();
+    let file = data_files(dir.path()).pop().unwrap();
+    let mut bytes = std::fs::read(&file).unwrap();
+    bytes[8] = 9; // version
+    let crc = crc32fast::hash(&bytes[..20]);
+    bytes[20..24].copy_from_slice(&crc.to_le_bytes());
+    std::fs::write(&file, &bytes).unwrap();
+    let err = match Bitcask::open(dir.path(), &Options::default()) {
+        Err(e) => e,
+        Ok(_) => panic!("opened a future format"),
+    };
+    assert_eq!(err.kind(), ErrorKind::Corrupt);
+    assert!(err.to_string().contains("format version 9"), "{err}");
+    assert_eq!(
+        std::fs::read(&file).unwrap(),
+        bytes,
+        "refusing must not change the file"
+    );
+}
+
+#[test]
+fn newest_write_wins_after_reopen_however_fast_the_overwrites() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Bitcask::open(dir.path(), &small_files()).unwrap();
+    // Hundreds of overwrites in the same second, across many files.
+    for round in 0..300u32 {
+        db.put(b"hot", &round.to_le_bytes()).unwrap();
+        if round % 7 == 0 {
+            db.delete(b"hot").unwrap();
+            db.put(b"hot", &round.to_le_bytes()).unwrap();
+        }
+    }
+    assert!(db.stats().data_files > 5);
+    drop(db);
+    let db = Bitcask::open(dir.path(), &small_files()).unwrap();
+    assert_eq!(db.get(b"hot").unwrap().unwrap(), 299u32.to_le_bytes());
+    assert_eq!(db.len(), 1);
+}
+
+#[test]
+fn a_deleted_key_stays_deleted_across_files_and_reopens() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Bitcask::open(dir.path(), &small_files()).unwrap();
+    db.put(b"gone", b"old value").unwrap();
+    for i in 0..50u32 {
+        db.put(&i.to_be_bytes(), &[1; 30]).unwrap();
+    }
+    db.delete(b"gone").unwrap();
+    drop(db);
+    for _ in 0..3 {
+        let db = Bitcask::open(dir.path(), &small_files()).unwrap();
+        assert_eq!(db.get(b"gone").unwrap(), None);
+        assert_eq!(db.len(), 50);
+    }
+}
+
+#[test]
+fn reopening_does_not_start_a_new_file_each_time() {
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..5u32 {
+        let db = open(dir.path());
+        db.put(&i.to_be_bytes(), b"v").unwrap();
+    }
+    assert_eq!(data_files(dir.path()).len(), 1);
+    assert_eq!(open(dir.path()).len(), 5);
+}
+
+#[test]
+fn stats_account_live_and_dead_bytes_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path());
+    db.put(b"a", &[1; 100]).unwrap(); // 11 + 1 + 100
+    let one = 112u64;
+    let s = db.stats();
+    assert_eq!((s.keys, s.live_bytes, s.dead_bytes), (1, one, 0));
+    db.put(b"a", &[2; 100]).unwrap();
+    let s = db.stats();
+    assert_eq!((s.keys, s.live_bytes, s.dead_bytes), (1, one, one));
+    db.delete(b"a").unwrap(); // tombstone: 11 + 1
+    let s = db.stats();
+    assert_eq!((s.keys, s.live_bytes, s.dead_bytes), (0, 0, 2 * one + 12));
+    assert_eq!(s.total_bytes, 24 + 2 * one + 12);
+    drop(db);
+    let s = open(dir.path()).stats();
+    assert_eq!((s.keys, s.live_bytes, s.dead_bytes), (0, 0, 2 * one + 12));
+    assert_eq!(s.total_bytes, 24 + 2 * one + 12);
+}
