@@ -112,11 +112,8 @@ impl fmt::Display for Error {
                 if let Some(path) = path {
                     write!(f, " '{}'", path.display())?;
                 }
-                write!(f, ": {source}")?;
-                if let Some(code) = source.raw_os_error() {
-                    write!(f, " (os error {code})")?;
-                }
-                Ok(())
+                // io::Error's own text already ends in "(os error N)" for OS errors.
+                write!(f, ": {source}")
             }
             Error::Corrupt {
                 path,

@@ -456,6 +456,17 @@ mod tests {
     }
 
     #[test]
+    fn worked_example_in_format_md_is_byte_exact() {
+        let rec = encode(FLAG_TOMBSTONE, 0, b"ab", b"");
+        let expected = [
+            0xfd, 0x21, 0xe0, 0x9d, 0x01, 0x00, 0xf1, 0x53, 0x65, 0x02, 0x00, b'a', b'b',
+        ];
+        assert_eq!(rec, expected);
+        let doc = include_str!("../docs/FORMAT.md");
+        assert!(doc.contains("fd 21 e0 9d   CRC-32 of the 9 bytes after it"));
+    }
+
+    #[test]
     fn every_single_bit_flip_is_detected() {
         let rec = encode(0, 1_800_000_000, b"some key", b"some value bytes");
         for bit in 0..rec.len() * 8 {

@@ -27,7 +27,6 @@ mod file;
 /// cbindgen:ignore
 pub mod format;
 /// cbindgen:ignore
-#[path = "keydir_stub.rs"]
 pub mod keydir;
 /// cbindgen:ignore
 mod lock;
