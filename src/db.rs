@@ -794,3 +794,32 @@ fn create_data_file(dir: &Path, id: u32) -> Result<(File, u32)> {
     sync_dir(dir)?;
     Ok((file, id))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_poisoned_handle_refuses_writes_but_keeps_serving_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Bitcask::open(dir.path(), &Options::default()).unwrap();
+        db.put(b"k", b"v").unwrap();
+        db.inner
+            .poison("fsync of 0000000001.data failed: EIO".into());
+        for err in [
+            db.put(b"k2", b"v").unwrap_err(),
+            db.delete(b"k").unwrap_err(),
+            db.sync().unwrap_err(),
+        ] {
+            assert!(matches!(err, Error::Poisoned(_)), "{err}");
+            let text = err.to_string();
+            assert!(text.contains("fsync of 0000000001.data failed"), "{text}");
+            assert!(text.contains("close and reopen"), "{text}");
+        }
+        assert_eq!(db.get(b"k").unwrap().as_deref(), Some(&b"v"[..]));
+        assert!(matches!(db.close().unwrap_err(), Error::Poisoned(_)));
+        // Reopening clears it: what is on disk is what recovery finds.
+        let db = Bitcask::open(dir.path(), &Options::default()).unwrap();
+        db.put(b"k2", b"v2").unwrap();
+    }
+}

@@ -11,10 +11,18 @@ use std::path::Path;
 use crate::error::{Error, Result};
 use crate::format::LOCK_FILE;
 
-/// Held for the life of a read-write handle; dropping it closes the file and releases the lock.
+/// Held for the life of a read-write handle; dropping it releases the lock.
 #[derive(Debug)]
 pub(crate) struct DirLock {
-    _file: File,
+    file: File,
+}
+
+impl Drop for DirLock {
+    fn drop(&mut self) {
+        // Closing our descriptor is not enough: a child forked while the store was open shares
+        // the open file description, and the flock lives as long as any copy. Unlock explicitly.
+        let _ = self.file.unlock();
+    }
 }
 
 impl DirLock {
@@ -36,7 +44,7 @@ impl DirLock {
         // lock itself is the flock, so a failure to record it is not an error.
         let _ = file.set_len(0);
         let _ = writeln!(file, "{}", std::process::id());
-        Ok(DirLock { _file: file })
+        Ok(DirLock { file })
     }
 }
 

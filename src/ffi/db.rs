@@ -197,13 +197,19 @@ pub unsafe extern "C" fn bc_get(
     vlen: *mut usize,
 ) -> c_int {
     boundary("bc_get", || {
+        // Reset every output first, so that a caller checking them after any failure (even one
+        // caused by the other output being NULL) never sees stale values.
+        // SAFETY: each is NULL or writable per the contract.
+        unsafe {
+            if !val.is_null() {
+                *val = ptr::null_mut();
+            }
+            if !vlen.is_null() {
+                *vlen = 0;
+            }
+        }
         non_null(val, "val")?;
         non_null(vlen, "vlen")?;
-        // SAFETY: both are non-NULL and writable per the contract.
-        unsafe {
-            *val = ptr::null_mut();
-            *vlen = 0;
-        }
         let db = as_db(db)?;
         // SAFETY: forwarded contract.
         let key = unsafe { key_arg(db, key, klen) }?;
@@ -391,7 +397,7 @@ pub unsafe extern "C" fn bc_sync(db: *mut bc_db) -> c_int {
     })
 }
 
-/// Fills `*out` with the store's current counters.
+/// Fills `*out` with the store's current counters. On failure a non-NULL `*out` is zeroed.
 ///
 /// Returns `BC_OK`, or `BC_E_INVALID` for NULL `db` or `out`.
 ///
@@ -401,6 +407,8 @@ pub unsafe extern "C" fn bc_sync(db: *mut bc_db) -> c_int {
 pub unsafe extern "C" fn bc_stats_get(db: *mut bc_db, out: *mut bc_stats) -> c_int {
     boundary("bc_stats_get", || {
         non_null(out, "out")?;
+        // SAFETY: non-NULL and writable per the contract; zeroed so a failure leaves no stale data.
+        unsafe { out.write(bc_stats::default()) };
         let s = as_db(db)?.stats();
         let stats = bc_stats {
             keys: s.keys,

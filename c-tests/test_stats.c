@@ -1,0 +1,185 @@
+/*
+ * test_stats.c - bc_stats_get: how keys, data_files, total_bytes, live_bytes and dead_bytes move
+ * with puts, overwrites and deletes, that total_bytes matches the files on disk, and that a
+ * reopen recomputes the same numbers.
+ */
+#include "check.h"
+
+static bc_stats stats(bc_db *db)
+{
+    bc_stats st;
+    memset(&st, 0xEE, sizeof st);
+    CHECK_OK(bc_stats_get(db, &st));
+    return st;
+}
+
+#define U(x) ((unsigned long long)(x))
+
+static void print_stats(const char *when, const bc_stats *s)
+{
+    printf("  %-22s keys=%llu files=%llu total=%llu live=%llu dead=%llu\n", when, U(s->keys),
+           U(s->data_files), U(s->total_bytes), U(s->live_bytes), U(s->dead_bytes));
+}
+
+/* total_bytes is the size of every data file, headers included: compare with the directory. */
+static void check_total_matches_disk(const char *dir, const bc_stats *s)
+{
+    uint64_t bytes = 0;
+    uint64_t files = count_data_files(dir, &bytes);
+    CHECK(files == s->data_files, "data_files is %llu, the directory has %llu", U(s->data_files),
+          U(files));
+    CHECK(bytes == s->total_bytes, "total_bytes is %llu, the data files hold %llu",
+          U(s->total_bytes), U(bytes));
+    CHECK(s->live_bytes + s->dead_bytes <= s->total_bytes,
+          "live %llu + dead %llu exceed total %llu", U(s->live_bytes), U(s->dead_bytes),
+          U(s->total_bytes));
+}
+
+int main(void)
+{
+    const char *root = test_tmpdir("stats");
+    char dir[PATH_MAX];
+    join_path(dir, root, "store");
+    bc_db *db = NULL;
+    CHECK_OK(bc_open(dir, NULL, &db));
+
+    CHECK_RC(bc_stats_get(db, NULL), BC_E_INVALID);
+    CHECK_ERR_MSG("bc_stats_get: ");
+    bc_stats st;
+    CHECK_RC(bc_stats_get(NULL, &st), BC_E_INVALID);
+
+    bc_stats s0 = stats(db);
+    print_stats("fresh", &s0);
+    CHECK(s0.keys == 0 && s0.live_bytes == 0 && s0.dead_bytes == 0,
+          "a fresh store has keys/live/dead %llu/%llu/%llu", U(s0.keys), U(s0.live_bytes),
+          U(s0.dead_bytes));
+    CHECK(s0.corrupt_records == 0 && s0.corrupt_bytes == 0 && s0.truncated_bytes == 0,
+          "a fresh store reports damage");
+    check_total_matches_disk(dir, &s0);
+
+    /* A first put: one key; live and total grow by the same amount (the record's size), which
+     * is at least the key plus the value. */
+    const char v1[] = "first value of k1"; /* 17 bytes */
+    CHECK_OK(bc_put(db, B("k1"), 2, B(v1), 17));
+    bc_stats s1 = stats(db);
+    print_stats("put k1", &s1);
+    uint64_t rec1 = s1.live_bytes - s0.live_bytes;
+    CHECK(s1.keys == 1, "keys %llu after one put", U(s1.keys));
+    CHECK(s1.data_files >= 1, "no data file after a put");
+    CHECK(rec1 >= 2 + 17 && rec1 < 2 + 17 + 64, "a 2+17 byte put added %llu live bytes", U(rec1));
+    CHECK(s1.dead_bytes == 0, "dead_bytes %llu after a single put", U(s1.dead_bytes));
+    CHECK(s1.total_bytes - s0.total_bytes >= rec1,
+          "total grew by %llu, less than the record's %llu bytes",
+          U(s1.total_bytes - s0.total_bytes), U(rec1));
+    check_total_matches_disk(dir, &s1);
+
+    /* A second key of a different size: keys 2, live grows by its record. */
+    CHECK_OK(bc_put(db, B("key-two"), 7, B("v2"), 2));
+    bc_stats s2 = stats(db);
+    print_stats("put key-two", &s2);
+    uint64_t rec2 = s2.live_bytes - s1.live_bytes;
+    CHECK(s2.keys == 2, "keys %llu after two puts", U(s2.keys));
+    CHECK(rec2 >= 9 && rec2 < rec1, "key-two's record is %llu bytes (k1's is %llu)", U(rec2),
+          U(rec1));
+    CHECK(s2.total_bytes - s1.total_bytes == rec2, "total grew by %llu for a %llu-byte record",
+          U(s2.total_bytes - s1.total_bytes), U(rec2));
+    CHECK(s2.dead_bytes == 0, "dead_bytes %llu without overwrites", U(s2.dead_bytes));
+
+    /* Overwrite k1 with a longer value: keys unchanged, dead grows by exactly the old record,
+     * live by new minus old, total by the new record. */
+    const char v1b[] = "the second, longer value of k1"; /* 30 bytes */
+    CHECK_OK(bc_put(db, B("k1"), 2, B(v1b), 30));
+    bc_stats s3 = stats(db);
+    print_stats("overwrite k1", &s3);
+    uint64_t rec1b = s3.total_bytes - s2.total_bytes;
+    CHECK(s3.keys == 2, "keys %llu after an overwrite", U(s3.keys));
+    CHECK(rec1b == rec1 + 13, "the 13-byte longer record of k1 is %llu bytes, the old %llu",
+          U(rec1b), U(rec1));
+    CHECK(s3.dead_bytes == s2.dead_bytes + rec1,
+          "dead_bytes went %llu -> %llu, expected to grow by the old record's %llu bytes",
+          U(s2.dead_bytes), U(s3.dead_bytes), U(rec1));
+    CHECK(s3.live_bytes == s2.live_bytes - rec1 + rec1b, "live_bytes %llu after the overwrite",
+          U(s3.live_bytes));
+    check_total_matches_disk(dir, &s3);
+
+    /* Delete key-two: one key fewer; its record and the tombstone both become dead. */
+    CHECK_OK(bc_delete(db, B("key-two"), 7));
+    bc_stats s4 = stats(db);
+    print_stats("delete key-two", &s4);
+    uint64_t tomb = s4.total_bytes - s3.total_bytes;
+    CHECK(s4.keys == 1, "keys %llu after a delete", U(s4.keys));
+    CHECK(tomb >= 7, "the tombstone for a 7-byte key is %llu bytes", U(tomb));
+    CHECK(s4.live_bytes == s3.live_bytes - rec2, "live_bytes %llu after deleting a %llu-byte record",
+          U(s4.live_bytes), U(rec2));
+    CHECK(s4.dead_bytes == s3.dead_bytes + rec2 + tomb,
+          "dead_bytes went %llu -> %llu, expected + record %llu + tombstone %llu",
+          U(s3.dead_bytes), U(s4.dead_bytes), U(rec2), U(tomb));
+    check_total_matches_disk(dir, &s4);
+
+    /* bc_sync forces an fsync of what was written (BC_SYNC_NONE never syncs on its own). */
+    bc_stats before_sync = stats(db);
+    CHECK_OK(bc_sync(db));
+    bc_stats after_sync = stats(db);
+    CHECK(after_sync.syncs > before_sync.syncs, "bc_sync after writes did not count an fsync "
+          "(syncs %llu -> %llu)", U(before_sync.syncs), U(after_sync.syncs));
+
+    /* Deleting an absent key writes nothing. */
+    CHECK_RC(bc_delete(db, B("key-two"), 7), BC_NOT_FOUND);
+    bc_stats s5 = stats(db);
+    CHECK(memcmp(&after_sync, &s5, sizeof s5) == 0, "a delete of an absent key changed the stats");
+
+    /* An empty value is a real record and a real key. */
+    CHECK_OK(bc_put(db, B("e"), 1, NULL, 0));
+    bc_stats s6 = stats(db);
+    CHECK(s6.keys == 2 && s6.live_bytes > s5.live_bytes, "an empty value did not count as a key");
+
+    /* Many keys: the key count follows. */
+    char k[32];
+    for (int i = 0; i < 100; i++) {
+        int kl = snprintf(k, sizeof k, "bulk-%d", i);
+        CHECK_OK(bc_put(db, B(k), (size_t)kl, B("v"), 1));
+    }
+    for (int i = 0; i < 100; i += 4) {
+        int kl = snprintf(k, sizeof k, "bulk-%d", i);
+        CHECK_OK(bc_delete(db, B(k), (size_t)kl));
+    }
+    bc_stats s7 = stats(db);
+    print_stats("bulk", &s7);
+    CHECK(s7.keys == 2 + 75, "keys %llu, expected 77", U(s7.keys));
+    check_total_matches_disk(dir, &s7);
+    CHECK_OK(bc_close(db));
+
+    /* A reopen replays the log to the same counters (and reports no damage). */
+    CHECK_OK(bc_open(dir, NULL, &db));
+    bc_stats s8 = stats(db);
+    print_stats("reopened", &s8);
+    CHECK(s8.keys == s7.keys && s8.data_files == s7.data_files &&
+              s8.total_bytes == s7.total_bytes && s8.live_bytes == s7.live_bytes &&
+              s8.dead_bytes == s7.dead_bytes,
+          "the reopened store's counters differ from the ones before close");
+    CHECK(s8.corrupt_records == 0 && s8.corrupt_bytes == 0 && s8.truncated_bytes == 0,
+          "a cleanly closed store reports damage on reopen");
+    CHECK_OK(bc_close(db));
+
+    /* More data files with a small max_file_size: data_files follows the directory. */
+    bc_options *o = bc_options_new();
+    CHECK(o != NULL, "bc_options_new");
+    CHECK_OK(bc_options_set_max_file_size(o, 512));
+    CHECK_OK(bc_open(dir, o, &db));
+    bc_options_free(o);
+    uint8_t val[200];
+    memset(val, 'v', sizeof val);
+    for (int i = 0; i < 30; i++) {
+        int kl = snprintf(k, sizeof k, "roll-%d", i);
+        CHECK_OK(bc_put(db, B(k), (size_t)kl, val, sizeof val));
+    }
+    bc_stats s9 = stats(db);
+    print_stats("small files", &s9);
+    CHECK(s9.data_files >= s8.data_files + 10, "30 200-byte puts with 512-byte files added only "
+          "%llu files", U(s9.data_files - s8.data_files));
+    check_total_matches_disk(dir, &s9);
+    CHECK_OK(bc_close(db));
+
+    printf("test_stats: ok\n");
+    return 0;
+}
