@@ -212,6 +212,31 @@ typedef struct bc_stats {
    * it stays below the number of writes: they share fsyncs (group commit).
    */
   uint64_t syncs;
+  /**
+   * Live bytes of the sealed (immutable) files: what a merge would copy.
+   */
+  uint64_t sealed_live_bytes;
+  /**
+   * Dead bytes of the sealed files: what a merge would reclaim. The auto-merge trigger compares
+   * these two.
+   */
+  uint64_t sealed_dead_bytes;
+  /**
+   * Merges completed by this handle (by `bc_merge` or in the background).
+   */
+  uint64_t merges;
+  /**
+   * Bytes of data files removed by this handle's merges, minus the bytes they wrote.
+   */
+  uint64_t reclaimed_bytes;
+  /**
+   * At open: data files whose index came from their hint file (no value was read)...
+   */
+  uint64_t hint_files_loaded;
+  /**
+   * ...and data files that had to be scanned (no valid hint).
+   */
+  uint64_t data_files_scanned;
 } bc_stats;
 
 #ifdef __cplusplus
@@ -405,9 +430,28 @@ int bc_sync(struct bc_db *db);
 int bc_stats_get(struct bc_db *db, struct bc_stats *out);
 
 /**
+ * Compacts the store: seals the active file, rewrites the live records of every sealed file into
+ * new files (each with a hint file), publishes them atomically and deletes the old files as soon
+ * as no fold that started before still reads them. Returns when the merged files are published.
+ *
+ * Readers and writers on this handle (any thread) keep working during the merge; writers wait at
+ * most for brief swaps. A write made while the merge runs always wins over the merged copy.
+ * Deleted keys stay deleted. Killed at any moment, the store reopens with exactly its data. One
+ * merge runs at a time per handle; a second call waits for the first.
+ *
+ * Returns `BC_OK`, `BC_E_INVALID` (NULL `db`), `BC_E_READ_ONLY`, or `BC_E_IO` (the merge failed,
+ * for example the disk is full; the store is exactly as it was, and the message says why).
+ *
+ * # Safety
+ * `db` must be NULL or a live handle.
+ */
+int bc_merge(struct bc_db *db);
+
+/**
  * New settings with every default:
  * - `max_file_size` 256 MiB; sync `BC_SYNC_NONE`; read-write; `create_if_missing` on;
- * - `max_key_size` 64 KiB; `max_value_size` 64 MiB; `max_open_files` 64.
+ * - `max_key_size` 64 KiB; `max_value_size` 64 MiB; `max_open_files` 64;
+ * - auto-merge off; merge trigger 60% fragmentation or 512 MiB of dead bytes.
  *
  * Returns NULL only if memory is exhausted. Free with `bc_options_free`.
  */
@@ -503,6 +547,33 @@ int bc_options_set_max_value_size(struct bc_options *o, uint64_t bytes);
  * `o` must be NULL or a live pointer from `bc_options_new`.
  */
 int bc_options_set_max_open_files(struct bc_options *o, uint32_t files);
+
+/**
+ * When a background merge starts (with `bc_options_set_auto_merge`): once the sealed files' dead
+ * bytes reach `fragmentation_percent` (0 ..= 100) of their record bytes, or `dead_bytes` in all,
+ * whichever comes first. Defaults: 60 and 536870912 (512 MiB), as Basho's bitcask. Dead bytes are
+ * overwritten and deleted values and tombstones (see `bc_stats.sealed_dead_bytes`).
+ *
+ * Returns `BC_OK`, or `BC_E_INVALID` for NULL `o` or a percentage above 100.
+ *
+ * # Safety
+ * `o` must be NULL or a live pointer from `bc_options_new`.
+ */
+int bc_options_set_merge_trigger(struct bc_options *o,
+                                 uint32_t fragmentation_percent,
+                                 uint64_t dead_bytes);
+
+/**
+ * `on` non-zero: a background thread of the handle checks the merge trigger a few times a second
+ * and merges when it holds; it stops at `bc_close`. Default 0 (merge only on `bc_merge`). Ignored
+ * for read-only handles.
+ *
+ * Returns `BC_OK`, or `BC_E_INVALID` for NULL `o`.
+ *
+ * # Safety
+ * `o` must be NULL or a live pointer from `bc_options_new`.
+ */
+int bc_options_set_auto_merge(struct bc_options *o, int on);
 
 #ifdef __cplusplus
 }  // extern "C"

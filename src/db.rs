@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use parking_lot::{Condvar, Mutex, RwLock};
+use parking_lot::{Condvar, Mutex};
 
 use crate::error::{Error, Result};
 use crate::file::{FileCache, SeqReader};
@@ -32,6 +32,7 @@ use crate::format::{
 };
 use crate::keydir::{KeyDir, Loc};
 use crate::lock::DirLock;
+use crate::merge::{self, Pins};
 use crate::options::{Options, SyncMode};
 use crate::recovery::{self, FileMeta, LoadStats};
 
@@ -62,6 +63,16 @@ pub struct Stats {
     /// fsyncs of data files this handle has run (group commit makes this smaller than the number
     /// of synced writes when writers overlap).
     pub syncs: u64,
+    /// Live and dead bytes of the sealed files only (what a merge can work on).
+    pub sealed_live_bytes: u64,
+    pub sealed_dead_bytes: u64,
+    /// Merges completed by this handle.
+    pub merges: u64,
+    /// Bytes of data files merges of this handle removed, minus the bytes they wrote.
+    pub reclaimed_bytes: u64,
+    /// At open: data files whose keys were loaded from their hint file, and files scanned.
+    pub hint_files_loaded: u64,
+    pub data_files_scanned: u64,
 }
 
 /// An open Bitcask store. Share it between threads by reference or `Arc`; every method takes
@@ -69,36 +80,52 @@ pub struct Stats {
 pub struct Bitcask {
     inner: Arc<Inner>,
     flusher: Option<JoinHandle<()>>,
+    worker: Option<JoinHandle<()>>,
 }
 
-struct Inner {
-    dir: PathBuf,
-    opts: Options,
-    keydir: KeyDir,
-    files: FileCache,
-    meta: RwLock<BTreeMap<u32, FileMeta>>,
-    write: Mutex<WriteState>,
+pub(crate) struct Inner {
+    pub(crate) dir: PathBuf,
+    pub(crate) opts: Options,
+    pub(crate) keydir: KeyDir,
+    pub(crate) files: FileCache,
+    pub(crate) write: Mutex<WriteState>,
     sync: SyncState,
     poisoned: AtomicBool,
     poison_reason: Mutex<String>,
     shutdown: Mutex<bool>,
     shutdown_cv: Condvar,
+    /// Serialises merges and hint writing: both read sealed files a merge may retire.
+    pub(crate) maint: Mutex<()>,
+    /// Files retired by merges, deleted once no fold started before the merge still runs.
+    pub(crate) pins: Mutex<Pins>,
+    /// Work for the background thread: hints of newly sealed files, the stop flag.
+    pub(crate) bg: Mutex<BgState>,
+    pub(crate) bg_cv: Condvar,
     _lock: Option<DirLock>,
 }
 
-struct WriteState {
-    /// None on a read-only handle.
-    active: Option<ActiveFile>,
-    counters: LoadStats,
-    total_bytes: u64,
+#[derive(Default)]
+pub(crate) struct BgState {
+    pub(crate) stop: bool,
+    pub(crate) hints: std::collections::VecDeque<u32>,
 }
 
-struct ActiveFile {
+pub(crate) struct WriteState {
+    /// None on a read-only handle.
+    pub(crate) active: Option<ActiveFile>,
+    /// Every data file of the store, with its live byte count.
+    pub(crate) files: BTreeMap<u32, FileMeta>,
+    pub(crate) counters: LoadStats,
+    pub(crate) merges: u64,
+    pub(crate) reclaimed_bytes: u64,
+}
+
+pub(crate) struct ActiveFile {
     /// Shared with a syncer that fsyncs it without holding the write mutex.
     file: Arc<File>,
-    id: u32,
-    len: u64,
-    next_id: u32,
+    pub(crate) id: u32,
+    pub(crate) len: u64,
+    pub(crate) next_id: u32,
     /// Bytes appended through this handle so far: the position group commit syncs up to.
     appended: u64,
 }
@@ -130,9 +157,11 @@ impl Bitcask {
         } else {
             Some(DirLock::acquire(&dir)?)
         };
+        if !opts.read_only {
+            merge::recover(&dir)?;
+        }
         let loaded = recovery::load(&dir, !opts.read_only, opts.max_file_size)?;
-        let mut meta = loaded.files;
-        let mut total_bytes: u64 = meta.values().map(|m| m.len).sum();
+        let mut files = loaded.files;
         let active = if opts.read_only {
             None
         } else {
@@ -158,14 +187,7 @@ impl Bitcask {
                 }
                 None => {
                     let (file, id) = create_data_file(&dir, loaded.next_id)?;
-                    meta.insert(
-                        id,
-                        FileMeta {
-                            order: id,
-                            len: FILE_HEADER_LEN as u64,
-                        },
-                    );
-                    total_bytes += FILE_HEADER_LEN as u64;
+                    files.insert(id, FileMeta::new(id, FILE_HEADER_LEN as u64));
                     ActiveFile {
                         file: Arc::new(file),
                         id,
@@ -181,11 +203,12 @@ impl Bitcask {
             dir,
             opts: opts.clone(),
             keydir: loaded.keydir,
-            meta: RwLock::new(meta),
             write: Mutex::new(WriteState {
                 active,
+                files,
                 counters: loaded.stats,
-                total_bytes,
+                merges: 0,
+                reclaimed_bytes: 0,
             }),
             sync: SyncState {
                 progress: Mutex::new(SyncProgress {
@@ -199,6 +222,13 @@ impl Bitcask {
             poison_reason: Mutex::new(String::new()),
             shutdown: Mutex::new(false),
             shutdown_cv: Condvar::new(),
+            maint: Mutex::new(()),
+            pins: Mutex::new(Pins::default()),
+            bg: Mutex::new(BgState {
+                stop: false,
+                hints: loaded.missing_hints.into(),
+            }),
+            bg_cv: Condvar::new(),
             _lock: lock,
         });
         let flusher = match opts.sync {
@@ -213,7 +243,22 @@ impl Bitcask {
             }
             _ => None,
         };
-        Ok(Bitcask { inner, flusher })
+        let worker = if opts.read_only {
+            None
+        } else {
+            let inner = Arc::clone(&inner);
+            Some(
+                std::thread::Builder::new()
+                    .name("bitcask-bg".into())
+                    .spawn(move || inner.background())
+                    .map_err(|e| Error::io("start the background thread", None, e))?,
+            )
+        };
+        Ok(Bitcask {
+            inner,
+            flusher,
+            worker,
+        })
     }
 
     /// The store's directory.
@@ -268,23 +313,30 @@ impl Bitcask {
     /// Reads `key` and hands its verified value to `f` without an intermediate copy.
     pub fn get_with<R>(&self, key: &[u8], f: impl FnOnce(&[u8]) -> R) -> Result<Option<R>> {
         self.inner.check_key(key)?;
-        let Some(loc) = self.inner.keydir.get(key) else {
-            return Ok(None);
-        };
-        READ_BUF.with(|cell| match cell.try_borrow_mut() {
-            Ok(mut buf) => {
-                let r = self.inner.read_value(key, loc, &mut buf, f);
-                if buf.capacity() > KEEP_READ_BUF {
-                    *buf = Vec::new();
+        let mut f = Some(f);
+        loop {
+            let Some(loc) = self.inner.keydir.get(key) else {
+                return Ok(None);
+            };
+            let result = READ_BUF.with(|cell| match cell.try_borrow_mut() {
+                Ok(mut buf) => {
+                    let r = self.inner.read_value(key, loc, &mut buf, &mut f);
+                    if buf.capacity() > KEEP_READ_BUF {
+                        *buf = Vec::new();
+                    }
+                    r
                 }
-                r.map(Some)
+                // Only reachable if `f` itself reads from a store; use a private buffer then.
+                Err(_) => self.inner.read_value(key, loc, &mut Vec::new(), &mut f),
+            });
+            match result {
+                Ok(r) => return Ok(Some(r)),
+                // A merge moved the key and deleted the file between our lookup and our read:
+                // look again. (The location changes, so this cannot loop forever.)
+                Err(e) if is_not_found(&e) && self.inner.keydir.get(key) != Some(loc) => {}
+                Err(e) => return Err(e),
             }
-            // Only reachable if `f` itself reads from a store; use a private buffer then.
-            Err(_) => self
-                .inner
-                .read_value(key, loc, &mut Vec::new(), f)
-                .map(Some),
-        })
+        }
     }
 
     /// Whether `key` is present. Answers from memory; reads no value.
@@ -315,17 +367,17 @@ impl Bitcask {
     ) -> Result<ControlFlow<()>> {
         let inner = &*self.inner;
         let mut locs = Vec::new();
+        let order: BTreeMap<u32, u32>;
+        let _pin;
         {
-            let _no_writes = inner.write.lock();
+            let w = inner.write.lock();
+            // Taken with writes excluded: no merge can retire a file this snapshot points into
+            // between the snapshot and the pin.
+            _pin = inner.pin();
             locs.reserve(inner.keydir.len());
             inner.keydir.for_each(|_, loc| locs.push(loc));
+            order = w.files.iter().map(|(&id, m)| (id, m.order)).collect();
         }
-        let order: BTreeMap<u32, u32> = inner
-            .meta
-            .read()
-            .iter()
-            .map(|(&id, m)| (id, m.order))
-            .collect();
         let order_of = |id: u32| order.get(&id).copied().unwrap_or(id);
         locs.sort_unstable_by_key(|l| (order_of(l.file_id), l.file_id, l.offset));
         let mut first_damage = None;
@@ -385,6 +437,14 @@ impl Bitcask {
         ControlFlow::Continue(())
     }
 
+    /// Rewrites the live records of every sealed file (the active file is sealed first) into new
+    /// files with hints, publishes them atomically and removes the old files once no fold still
+    /// reads them. Readers and writers keep going meanwhile; a write made during the merge wins
+    /// over the merged copy. On failure the store is exactly as before.
+    pub fn merge(&self) -> Result<()> {
+        self.inner.merge()
+    }
+
     /// Forces every write acknowledged so far to stable storage, whatever the sync mode.
     pub fn sync(&self) -> Result<()> {
         let inner = &*self.inner;
@@ -398,20 +458,32 @@ impl Bitcask {
     /// Current counters.
     pub fn stats(&self) -> Stats {
         let inner = &*self.inner;
-        let data_files = inner.meta.read().len() as u64;
         let syncs = inner.sync.progress.lock().fsyncs;
         let w = inner.write.lock();
-        Stats {
+        let active = w.active.as_ref().map(|a| a.id);
+        let mut s = Stats {
             keys: inner.keydir.len() as u64,
-            data_files,
-            total_bytes: w.total_bytes,
-            live_bytes: w.counters.live_bytes,
-            dead_bytes: w.counters.dead_bytes,
+            data_files: w.files.len() as u64,
             corrupt_records: w.counters.corrupt_records,
             corrupt_bytes: w.counters.corrupt_bytes,
             truncated_bytes: w.counters.truncated_bytes,
             syncs,
+            merges: w.merges,
+            reclaimed_bytes: w.reclaimed_bytes,
+            hint_files_loaded: w.counters.hint_files_loaded,
+            data_files_scanned: w.counters.data_files_scanned,
+            ..Stats::default()
+        };
+        for (&id, m) in &w.files {
+            s.total_bytes += m.len;
+            s.live_bytes += m.live;
+            s.dead_bytes += m.dead();
+            if Some(id) != active {
+                s.sealed_live_bytes += m.live;
+                s.sealed_dead_bytes += m.dead();
+            }
         }
+        s
     }
 
     /// Syncs, stops background work, releases the lock. Reports a failed final sync.
@@ -428,6 +500,14 @@ impl Bitcask {
         if let Some(flusher) = self.flusher.take() {
             let _ = flusher.join();
         }
+        {
+            inner.bg.lock().stop = true;
+            inner.bg_cv.notify_all();
+        }
+        if let Some(worker) = self.worker.take() {
+            let _ = worker.join();
+        }
+        inner.reap();
         let Some(active) = inner.write.lock().active.take() else {
             return Ok(());
         };
@@ -435,7 +515,14 @@ impl Bitcask {
         active
             .file
             .sync_data()
-            .map_err(|e| Error::io("sync data file at close", inner.data_path(active.id), e))
+            .map_err(|e| Error::io("sync data file at close", inner.data_path(active.id), e))?;
+        // Closing seals the active file: give it a hint so the next open reads no values. The
+        // next open appends to it again and drops the hint then.
+        let order = inner.write.lock().files.get(&active.id).map(|m| m.order);
+        if let Some(order) = order {
+            let _ = recovery::build_hint(&inner.dir, active.id, order);
+        }
+        Ok(())
     }
 }
 
@@ -519,7 +606,7 @@ impl Inner {
         Ok(())
     }
 
-    fn check_writable(&self) -> Result<()> {
+    pub(crate) fn check_writable(&self) -> Result<()> {
         if self.opts.read_only {
             return Err(Error::ReadOnly);
         }
@@ -542,7 +629,7 @@ impl Inner {
         key: &[u8],
         loc: Loc,
         buf: &mut Vec<u8>,
-        f: impl FnOnce(&[u8]) -> R,
+        f: &mut Option<impl FnOnce(&[u8]) -> R>,
     ) -> Result<R> {
         buf.resize(loc.len as usize, 0);
         self.files
@@ -556,6 +643,7 @@ impl Inner {
                 "record holds a different key than the index says",
             ));
         }
+        let f = f.take().expect("called once: a successful read returns");
         Ok(f(rec.value))
     }
 
@@ -568,16 +656,12 @@ impl Inner {
             return Ok(None);
         }
         self.check_writable()?;
-        let WriteState {
-            active,
-            counters,
-            total_bytes,
-        } = &mut *w;
+        let WriteState { active, files, .. } = &mut *w;
         let active = active.as_mut().ok_or(Error::ReadOnly)?;
         if active.len > FILE_HEADER_LEN as u64
             && active.len + record.len() as u64 > self.opts.max_file_size
         {
-            *total_bytes += self.rotate(active)?;
+            self.rotate(active, files)?;
         }
         let offset = active.len;
         if let Err(e) = active.file.write_all_at(record, offset) {
@@ -595,28 +679,36 @@ impl Inner {
         let rec_len = record.len() as u64;
         active.len += rec_len;
         active.appended += rec_len;
-        *total_bytes += rec_len;
+        let meta = files
+            .get_mut(&active.id)
+            .expect("the active file is registered");
+        meta.len = active.len;
         let loc = Loc {
             file_id: active.id,
             offset: offset as u32,
             len: record.len() as u32,
         };
         let old = if tombstone {
-            counters.dead_bytes += rec_len;
             self.keydir.remove(key)
         } else {
-            counters.live_bytes += rec_len;
+            meta.live += rec_len;
             self.keydir.insert(key, loc)
         };
-        if let Some(old) = old {
-            counters.live_bytes -= old.len as u64;
-            counters.dead_bytes += old.len as u64;
+        if let Some(old) = old
+            && let Some(m) = files.get_mut(&old.file_id)
+        {
+            m.live -= old.len as u64;
         }
         Ok(Some(active.appended))
     }
 
-    /// Seals the active file and starts the next one. Returns the bytes added to the store.
-    fn rotate(&self, active: &mut ActiveFile) -> Result<u64> {
+    /// Seals the active file and starts the next one; the background thread writes the sealed
+    /// file's hint.
+    pub(crate) fn rotate(
+        &self,
+        active: &mut ActiveFile,
+        files: &mut BTreeMap<u32, FileMeta>,
+    ) -> Result<()> {
         let sealed = active.id;
         active.file.sync_data().map_err(|e| {
             let err = Error::io("sync data file being sealed", self.data_path(sealed), e);
@@ -629,25 +721,16 @@ impl Inner {
             p.synced = p.synced.max(active.appended);
             p.fsyncs += 1;
         }
-        let (file, id) = create_data_file(&self.dir, active.next_id)?;
-        {
-            let mut meta = self.meta.write();
-            if let Some(m) = meta.get_mut(&sealed) {
-                m.len = active.len;
-            }
-            meta.insert(
-                id,
-                FileMeta {
-                    order: id,
-                    len: FILE_HEADER_LEN as u64,
-                },
-            );
-        }
+        let id = active.next_id;
+        let (file, id) = create_data_file(&self.dir, id)?;
+        files.insert(id, FileMeta::new(id, FILE_HEADER_LEN as u64));
         active.file = Arc::new(file);
         active.id = id;
         active.len = FILE_HEADER_LEN as u64;
         active.next_id = id + 1;
-        Ok(FILE_HEADER_LEN as u64)
+        self.bg.lock().hints.push_back(sealed);
+        self.bg_cv.notify_all();
+        Ok(())
     }
 
     fn after_write(&self, appended: u64) -> Result<()> {
@@ -725,7 +808,11 @@ impl Inner {
     }
 }
 
-fn now_secs() -> u32 {
+fn is_not_found(e: &Error) -> bool {
+    matches!(e, Error::Io { source, .. } if source.kind() == io::ErrorKind::NotFound)
+}
+
+pub(crate) fn now_secs() -> u32 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs().min(u32::MAX as u64) as u32)
@@ -764,14 +851,14 @@ fn prepare_dir(dir: &Path, opts: &Options) -> Result<()> {
 }
 
 /// Makes a directory's entries (new or removed files) durable.
-fn sync_dir(dir: &Path) -> Result<()> {
+pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(|e| Error::io("sync directory", dir.to_path_buf(), e))
 }
 
 /// Creates `<id>.data` with its header and makes its directory entry durable.
-fn create_data_file(dir: &Path, id: u32) -> Result<(File, u32)> {
+pub(crate) fn create_data_file(dir: &Path, id: u32) -> Result<(File, u32)> {
     if id == u32::MAX {
         return Err(Error::invalid("data file ids are exhausted"));
     }

@@ -27,9 +27,13 @@ mod file;
 /// cbindgen:ignore
 pub mod format;
 /// cbindgen:ignore
+mod hint;
+/// cbindgen:ignore
 pub mod keydir;
 /// cbindgen:ignore
 mod lock;
+/// cbindgen:ignore
+mod merge;
 /// cbindgen:ignore
 mod options;
 /// cbindgen:ignore
@@ -40,5 +44,6 @@ pub mod ffi;
 pub use db::{Bitcask, Stats};
 pub use error::{Error, ErrorKind, Result};
 pub use options::{
-    MAX_FILE_SIZE_LIMIT, MAX_KEY_SIZE_LIMIT, MAX_VALUE_SIZE_LIMIT, MIN_FILE_SIZE, Options, SyncMode,
+    MAX_FILE_SIZE_LIMIT, MAX_KEY_SIZE_LIMIT, MAX_VALUE_SIZE_LIMIT, MIN_FILE_SIZE, MergeTrigger,
+    Options, SyncMode,
 };

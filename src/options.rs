@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::error::{Error, Result};
+pub use crate::merge::MergeTrigger;
 
 /// When appended records are forced to stable storage.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,7 +30,8 @@ pub const MAX_FILE_SIZE_LIMIT: u64 = u32::MAX as u64;
 /// setters, which validate their argument.
 ///
 /// Defaults: `max_file_size` 256 MiB, sync [`SyncMode::None`], read-write, `create_if_missing`
-/// on, `max_key_size` 64 KiB, `max_value_size` 64 MiB, `max_open_files` 64.
+/// on, `max_key_size` 64 KiB, `max_value_size` 64 MiB, `max_open_files` 64, auto-merge off,
+/// merge trigger 60% fragmentation or 512 MiB dead.
 #[derive(Clone, Debug)]
 pub struct Options {
     pub(crate) max_file_size: u64,
@@ -39,6 +41,8 @@ pub struct Options {
     pub(crate) max_key_size: u32,
     pub(crate) max_value_size: u64,
     pub(crate) max_open_files: usize,
+    pub(crate) merge_trigger: MergeTrigger,
+    pub(crate) auto_merge: bool,
 }
 
 impl Default for Options {
@@ -51,6 +55,8 @@ impl Default for Options {
             max_key_size: 64 << 10,
             max_value_size: 64 << 20,
             max_open_files: 64,
+            merge_trigger: MergeTrigger::default(),
+            auto_merge: false,
         }
     }
 }
@@ -129,6 +135,26 @@ impl Options {
         }
         self.max_open_files = files;
         Ok(self)
+    }
+
+    /// When the background thread merges (with [`Options::auto_merge`]): when dead bytes reach
+    /// `fragmentation_percent` of the sealed files' record bytes, or `dead_bytes` in all.
+    /// Default 60% or 512 MiB. A percentage above 100 is invalid.
+    pub fn merge_trigger(&mut self, trigger: MergeTrigger) -> Result<&mut Self> {
+        if trigger.fragmentation_percent > 100 {
+            return Err(Error::invalid(format!(
+                "fragmentation_percent {} is above 100",
+                trigger.fragmentation_percent
+            )));
+        }
+        self.merge_trigger = trigger;
+        Ok(self)
+    }
+
+    /// Merge in the background whenever the merge trigger holds. Off by default.
+    pub fn auto_merge(&mut self, on: bool) -> &mut Self {
+        self.auto_merge = on;
+        self
     }
 
     /// The configured sync mode.

@@ -24,6 +24,7 @@ use crate::format::{
     self, FILE_HEADER_LEN, FLAG_BATCH, FLAG_BATCH_END, FileHeader, FileKind, HeaderError,
     MAX_RECORD_HEADER_LEN, MIN_RECORD_LEN, RecordHeader, RecordLimits,
 };
+use crate::hint::{self, Entry, HintBuilder, HintSummary};
 use crate::keydir::{KeyDir, Loc};
 
 /// Sequential read granularity for scans.
@@ -36,16 +37,36 @@ pub(crate) struct FileMeta {
     pub order: u32,
     /// Length in bytes, header included.
     pub len: u64,
+    /// Bytes of the records in this file that hold a live key's current value. Everything else
+    /// past the header (overwritten and deleted values, tombstones, damage) is dead.
+    pub live: u64,
+}
+
+impl FileMeta {
+    pub fn new(order: u32, len: u64) -> Self {
+        FileMeta {
+            order,
+            len,
+            live: 0,
+        }
+    }
+
+    pub fn dead(&self) -> u64 {
+        self.len
+            .saturating_sub(FILE_HEADER_LEN as u64)
+            .saturating_sub(self.live)
+    }
 }
 
 /// Counters gathered while loading.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct LoadStats {
-    pub live_bytes: u64,
-    pub dead_bytes: u64,
     pub corrupt_records: u64,
     pub corrupt_bytes: u64,
     pub truncated_bytes: u64,
+    /// Files whose keys came from a hint, and files that had to be scanned.
+    pub hint_files_loaded: u64,
+    pub data_files_scanned: u64,
 }
 
 /// The result of replaying a store directory.
@@ -59,13 +80,8 @@ pub(crate) struct Loaded {
     pub resume: Option<(u32, u64)>,
     /// One above the largest file id seen (data or hint), the next id to create.
     pub next_id: u32,
-}
-
-/// One verified record, as delivered to the keydir.
-struct Scanned<'a> {
-    key: &'a [u8],
-    loc: Loc,
-    tombstone: bool,
+    /// Sealed files that had no valid hint: a read-write handle writes theirs in the background.
+    pub missing_hints: Vec<u32>,
 }
 
 /// Replays every data file of `dir` into a new keydir. A read-write open (`repair`) truncates a
@@ -132,19 +148,43 @@ pub(crate) fn load(dir: &Path, repair: bool, max_file_size: u64) -> Result<Loade
     headers.sort_by_key(|&(id, order, ..)| (order, id));
 
     let keydir = KeyDir::new();
-    let mut files = BTreeMap::new();
+    let mut files: BTreeMap<u32, FileMeta> = headers
+        .iter()
+        .map(|&(id, order, _, len)| (id, FileMeta::new(order, len)))
+        .collect();
     let mut resume = None;
+    let mut missing_hints = Vec::new();
     let last = headers.len().checked_sub(1);
     for (index, (id, order, header_ok, len)) in headers.into_iter().enumerate() {
         let path = format::data_path(dir, id);
-        let file = File::open(&path).map_err(|e| Error::io("open data file", path.clone(), e))?;
         let is_tail = Some(index) == last;
-        let mut apply = |r: Scanned<'_>| apply_record(&keydir, &mut stats, r);
-        let outcome = scan_file(&file, &path, id, len, is_tail, &mut apply)?;
+        let mut apply = |e: Entry<'_>| apply_entry(&keydir, &mut files, &e);
+        let from_hint = if header_ok {
+            hint::load(dir, id, order, len, &mut apply)
+        } else {
+            None
+        };
+        let outcome = match from_hint {
+            Some(summary) => {
+                stats.hint_files_loaded += 1;
+                ScanOutcome {
+                    valid_end: len,
+                    corrupt_records: summary.corrupt_records,
+                    corrupt_bytes: summary.corrupt_bytes,
+                }
+            }
+            None => {
+                stats.data_files_scanned += 1;
+                if !is_tail && header_ok {
+                    missing_hints.push(id);
+                }
+                let file =
+                    File::open(&path).map_err(|e| Error::io("open data file", path.clone(), e))?;
+                scan_file(&file, &path, id, len, is_tail, &mut apply)?
+            }
+        };
         stats.corrupt_records += outcome.corrupt_records;
         stats.corrupt_bytes += outcome.corrupt_bytes;
-        // Where a tombstone or an overwrite superseded a record, `apply_record` already moved
-        // its bytes to dead; what was never applied (damage, torn tail) is counted separately.
         let mut kept_len = len;
         if is_tail {
             let torn = len.saturating_sub(outcome.valid_end);
@@ -162,15 +202,13 @@ pub(crate) fn load(dir: &Path, repair: bool, max_file_size: u64) -> Result<Loade
             let writable = (header_ok || len < FILE_HEADER_LEN as u64) && order == id;
             if repair && writable && kept_len < max_file_size {
                 resume = Some((id, kept_len));
+                // Appending will make its hint stale; drop it now rather than leave a lie.
+                let _ = fs::remove_file(format::hint_path(dir, id));
+            } else if repair && from_hint.is_none() && header_ok {
+                missing_hints.push(id);
             }
         }
-        files.insert(
-            id,
-            FileMeta {
-                order,
-                len: kept_len,
-            },
-        );
+        files.get_mut(&id).expect("inserted above").len = kept_len;
     }
     Ok(Loaded {
         keydir,
@@ -178,22 +216,59 @@ pub(crate) fn load(dir: &Path, repair: bool, max_file_size: u64) -> Result<Loade
         stats,
         resume,
         next_id,
+        missing_hints,
     })
 }
 
-fn apply_record(keydir: &KeyDir, stats: &mut LoadStats, r: Scanned<'_>) {
-    let len = r.loc.len as u64;
-    let old = if r.tombstone {
-        stats.dead_bytes += len;
-        keydir.remove(r.key)
+/// Applies one replayed record to the keydir and the per-file live byte counts.
+pub(crate) fn apply_entry(keydir: &KeyDir, files: &mut BTreeMap<u32, FileMeta>, e: &Entry<'_>) {
+    let old = if e.is_tombstone() {
+        keydir.remove(e.key)
     } else {
-        stats.live_bytes += len;
-        keydir.insert(r.key, r.loc)
+        if let Some(m) = files.get_mut(&e.loc.file_id) {
+            m.live += e.loc.len as u64;
+        }
+        keydir.insert(e.key, e.loc)
     };
-    if let Some(old) = old {
-        stats.live_bytes -= old.len as u64;
-        stats.dead_bytes += old.len as u64;
+    if let Some(old) = old
+        && let Some(m) = files.get_mut(&old.file_id)
+    {
+        m.live -= old.len as u64;
     }
+}
+
+/// Replays one sealed data file on its own (no repair), calling `apply` for what it applies.
+pub(crate) fn scan_sealed(dir: &Path, id: u32, apply: &mut dyn FnMut(Entry<'_>)) -> Result<()> {
+    let path = format::data_path(dir, id);
+    let file = File::open(&path).map_err(|e| Error::io("open data file", path.clone(), e))?;
+    let len = file
+        .metadata()
+        .map_err(|e| Error::io("stat data file", path.clone(), e))?
+        .len();
+    scan_file(&file, &path, id, len, false, apply).map(|_| ())
+}
+
+/// Replays one sealed data file on its own, for writing its hint: the entries it yields are
+/// exactly those a full replay would apply from this file.
+pub(crate) fn build_hint(dir: &Path, id: u32, order: u32) -> Result<()> {
+    let path = format::data_path(dir, id);
+    let file = File::open(&path).map_err(|e| Error::io("open data file", path.clone(), e))?;
+    let len = file
+        .metadata()
+        .map_err(|e| Error::io("stat data file", path.clone(), e))?
+        .len();
+    let mut builder = HintBuilder::new(id, order);
+    let outcome = scan_file(&file, &path, id, len, false, &mut |e| builder.add(&e))?;
+    builder.write(
+        dir,
+        id,
+        len,
+        HintSummary {
+            entries: 0,
+            corrupt_records: outcome.corrupt_records,
+            corrupt_bytes: outcome.corrupt_bytes,
+        },
+    )
 }
 
 /// Cuts the last file back to its last good record, or rewrites its header if the crash came
@@ -255,7 +330,8 @@ struct ScanOutcome {
 struct PendingBatch {
     start: u64,
     keys: Vec<u8>,
-    records: Vec<(usize, usize, Loc, bool)>,
+    /// (key start, key length, location, flags, timestamp, expiry)
+    records: Vec<(usize, usize, Loc, u8, u32, u32)>,
 }
 
 impl PendingBatch {
@@ -281,7 +357,7 @@ fn scan_file(
     id: u32,
     len: u64,
     is_tail: bool,
-    apply: &mut dyn FnMut(Scanned<'_>),
+    apply: &mut dyn FnMut(Entry<'_>),
 ) -> Result<ScanOutcome> {
     let io_err = |e| Error::io("read data file", PathBuf::from(path), e);
     let mut reader = SeqReader::new(file, len, SCAN_CHUNK);
@@ -312,13 +388,17 @@ fn scan_file(
                     }
                     let from = batch.keys.len();
                     batch.keys.extend_from_slice(key);
-                    batch.records.push((from, key.len(), loc, h.is_tombstone()));
+                    batch
+                        .records
+                        .push((from, key.len(), loc, h.flags, h.timestamp, h.expiry));
                     if h.flags & FLAG_BATCH_END != 0 {
-                        for &(from, klen, loc, tombstone) in &batch.records {
-                            apply(Scanned {
+                        for &(from, klen, loc, flags, timestamp, expiry) in &batch.records {
+                            apply(Entry {
                                 key: &batch.keys[from..from + klen],
                                 loc,
-                                tombstone,
+                                flags,
+                                timestamp,
+                                expiry,
                             });
                         }
                         batch.keys.clear();
@@ -329,10 +409,12 @@ fn scan_file(
                     // A batch can only be interrupted by the end of the log; anything else in
                     // its middle means its end record was lost.
                     batch.discard(&mut outcome, pos);
-                    apply(Scanned {
+                    apply(Entry {
                         key,
                         loc,
-                        tombstone: h.is_tombstone(),
+                        flags: h.flags,
+                        timestamp: h.timestamp,
+                        expiry: h.expiry,
                     });
                     outcome.valid_end = pos + rec_len;
                 }

@@ -63,6 +63,19 @@ pub struct bc_stats {
     /// fsyncs of data files run by this handle. Under `BC_SYNC_ALWAYS` with concurrent writers
     /// it stays below the number of writes: they share fsyncs (group commit).
     pub syncs: u64,
+    /// Live bytes of the sealed (immutable) files: what a merge would copy.
+    pub sealed_live_bytes: u64,
+    /// Dead bytes of the sealed files: what a merge would reclaim. The auto-merge trigger compares
+    /// these two.
+    pub sealed_dead_bytes: u64,
+    /// Merges completed by this handle (by `bc_merge` or in the background).
+    pub merges: u64,
+    /// Bytes of data files removed by this handle's merges, minus the bytes they wrote.
+    pub reclaimed_bytes: u64,
+    /// At open: data files whose index came from their hint file (no value was read)...
+    pub hint_files_loaded: u64,
+    /// ...and data files that had to be scanned (no valid hint).
+    pub data_files_scanned: u64,
 }
 
 fn as_db<'a>(db: *mut bc_db) -> Result<&'a Bitcask, Failure> {
@@ -420,9 +433,37 @@ pub unsafe extern "C" fn bc_stats_get(db: *mut bc_db, out: *mut bc_stats) -> c_i
             corrupt_bytes: s.corrupt_bytes,
             truncated_bytes: s.truncated_bytes,
             syncs: s.syncs,
+            sealed_live_bytes: s.sealed_live_bytes,
+            sealed_dead_bytes: s.sealed_dead_bytes,
+            merges: s.merges,
+            reclaimed_bytes: s.reclaimed_bytes,
+            hint_files_loaded: s.hint_files_loaded,
+            data_files_scanned: s.data_files_scanned,
         };
         // SAFETY: non-NULL and writable per the contract.
         unsafe { out.write(stats) };
+        Ok(BC_OK)
+    })
+}
+
+/// Compacts the store: seals the active file, rewrites the live records of every sealed file into
+/// new files (each with a hint file), publishes them atomically and deletes the old files as soon
+/// as no fold that started before still reads them. Returns when the merged files are published.
+///
+/// Readers and writers on this handle (any thread) keep working during the merge; writers wait at
+/// most for brief swaps. A write made while the merge runs always wins over the merged copy.
+/// Deleted keys stay deleted. Killed at any moment, the store reopens with exactly its data. One
+/// merge runs at a time per handle; a second call waits for the first.
+///
+/// Returns `BC_OK`, `BC_E_INVALID` (NULL `db`), `BC_E_READ_ONLY`, or `BC_E_IO` (the merge failed,
+/// for example the disk is full; the store is exactly as it was, and the message says why).
+///
+/// # Safety
+/// `db` must be NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bc_merge(db: *mut bc_db) -> c_int {
+    boundary("bc_merge", || {
+        as_db(db)?.merge()?;
         Ok(BC_OK)
     })
 }

@@ -7,7 +7,7 @@ use super::{
     BC_E_INVALID, BC_OK, BC_SYNC_ALWAYS, BC_SYNC_INTERVAL, BC_SYNC_NONE, Failure, boundary,
     boundary_or,
 };
-use crate::options::{Options, SyncMode};
+use crate::options::{MergeTrigger, Options, SyncMode};
 
 /// Settings for `bc_open`. Create with `bc_options_new`, adjust with the `bc_options_set_*`
 /// calls, pass to any number of `bc_open` calls (each copies what it needs), release with
@@ -39,7 +39,8 @@ pub(crate) unsafe fn options_ref<'a>(o: *const bc_options) -> Option<&'a Options
 
 /// New settings with every default:
 /// - `max_file_size` 256 MiB; sync `BC_SYNC_NONE`; read-write; `create_if_missing` on;
-/// - `max_key_size` 64 KiB; `max_value_size` 64 MiB; `max_open_files` 64.
+/// - `max_key_size` 64 KiB; `max_value_size` 64 MiB; `max_open_files` 64;
+/// - auto-merge off; merge trigger 60% fragmentation or 512 MiB of dead bytes.
 ///
 /// Returns NULL only if memory is exhausted. Free with `bc_options_free`.
 #[unsafe(no_mangle)]
@@ -189,6 +190,46 @@ pub unsafe extern "C" fn bc_options_set_max_value_size(o: *mut bc_options, bytes
 pub unsafe extern "C" fn bc_options_set_max_open_files(o: *mut bc_options, files: u32) -> c_int {
     boundary("bc_options_set_max_open_files", || {
         as_options(o)?.max_open_files(files as usize)?;
+        Ok(BC_OK)
+    })
+}
+
+/// When a background merge starts (with `bc_options_set_auto_merge`): once the sealed files' dead
+/// bytes reach `fragmentation_percent` (0 ..= 100) of their record bytes, or `dead_bytes` in all,
+/// whichever comes first. Defaults: 60 and 536870912 (512 MiB), as Basho's bitcask. Dead bytes are
+/// overwritten and deleted values and tombstones (see `bc_stats.sealed_dead_bytes`).
+///
+/// Returns `BC_OK`, or `BC_E_INVALID` for NULL `o` or a percentage above 100.
+///
+/// # Safety
+/// `o` must be NULL or a live pointer from `bc_options_new`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bc_options_set_merge_trigger(
+    o: *mut bc_options,
+    fragmentation_percent: u32,
+    dead_bytes: u64,
+) -> c_int {
+    boundary("bc_options_set_merge_trigger", || {
+        as_options(o)?.merge_trigger(MergeTrigger {
+            fragmentation_percent,
+            dead_bytes,
+        })?;
+        Ok(BC_OK)
+    })
+}
+
+/// `on` non-zero: a background thread of the handle checks the merge trigger a few times a second
+/// and merges when it holds; it stops at `bc_close`. Default 0 (merge only on `bc_merge`). Ignored
+/// for read-only handles.
+///
+/// Returns `BC_OK`, or `BC_E_INVALID` for NULL `o`.
+///
+/// # Safety
+/// `o` must be NULL or a live pointer from `bc_options_new`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bc_options_set_auto_merge(o: *mut bc_options, on: c_int) -> c_int {
+    boundary("bc_options_set_auto_merge", || {
+        as_options(o)?.auto_merge(on != 0);
         Ok(BC_OK)
     })
 }

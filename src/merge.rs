@@ -1,0 +1,629 @@
+//! Merge: rewrite the live records of the sealed files into new files, publish them atomically,
+//! then retire the old files once nothing reads them.
+//!
+//! # Steps and why each is safe
+//! 1. Under the write mutex, seal the active file (if it holds records). The inputs are every
+//!    sealed file: the whole log except the new active file, so a key's older values can only be
+//!    in the inputs and tombstones can all be dropped: whatever a tombstone hid is not copied.
+//! 2. Without any lock writers wait for, copy each input's records that the keydir still points
+//!    at (found through the input's hint, or a scan) into `merge.tmp/<id>.data`, with hints. The
+//!    outputs get ids above every existing id and `order` = the newest input's order, so they
+//!    replay after every input and before every file written later (`docs/FORMAT.md`).
+//! 3. fsync the outputs, then write and fsync `merge.tmp/COMMIT` (inputs and outputs, with a
+//!    CRC). This is the commit point: before it a crash leaves the inputs authoritative and the
+//!    temporary directory is discarded at the next open; after it the next open finishes the job.
+//! 4. Move the outputs into the store, move the commit record to `MERGED-<first output id>`,
+//!    fsync the directory.
+//! 5. Publish in memory in small chunks under the write mutex: a key moves to its copy only if
+//!    the keydir still points at the input record (a compare-and-swap), so a write made during the
+//!    merge always wins over the copy.
+//! 6. Retire the inputs: delete them (and their hints, then the `MERGED-` record) as soon as no
+//!    fold that started before step 5 is still running.
+//!
+//! At open, `recover` replays steps 4 and 6 for any committed merge and discards uncommitted
+//! output. Duplicated records (inputs and outputs both present) are harmless in between: the
+//! outputs replay after the inputs and carry the same values.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use crate::db::{Inner, sync_dir};
+use crate::error::{Error, Result};
+use crate::file::SeqReader;
+use crate::format::{self, FILE_HEADER_LEN, FileHeader, FileKind, RecordLimits};
+use crate::hint::{self, Entry, HintBuilder, HintSummary};
+use crate::keydir::Loc;
+use crate::recovery::FileMeta;
+
+/// Subdirectory holding a merge's output until it is committed.
+pub(crate) const MERGE_DIR: &str = "merge.tmp";
+const COMMIT_FILE: &str = "COMMIT";
+const MERGED_PREFIX: &str = "MERGED-";
+const COMMIT_MAGIC: &[u8; 8] = b"BCMERGE1";
+/// Keys published per hold of the write mutex: bounds how long a writer can wait.
+const PUBLISH_CHUNK: usize = 1024;
+const COPY_CHUNK: usize = 1 << 20;
+
+/// When the background thread merges on its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MergeTrigger {
+    /// Merge when dead bytes are at least this percentage of the sealed files' record bytes.
+    pub fragmentation_percent: u32,
+    /// ... or when the sealed files hold at least this many dead bytes.
+    pub dead_bytes: u64,
+}
+
+impl Default for MergeTrigger {
+    /// 60% fragmentation or 512 MiB dead, as Basho's bitcask.
+    fn default() -> Self {
+        MergeTrigger {
+            fragmentation_percent: 60,
+            dead_bytes: 512 << 20,
+        }
+    }
+}
+
+impl MergeTrigger {
+    /// Whether sealed files with these live and dead byte counts need a merge.
+    pub fn holds(&self, sealed_live: u64, sealed_dead: u64) -> bool {
+        if sealed_dead == 0 {
+            return false;
+        }
+        let total = sealed_live + sealed_dead;
+        sealed_dead >= self.dead_bytes
+            || sealed_dead * 100 >= u64::from(self.fragmentation_percent) * total
+    }
+}
+
+/// Folds in progress and the files waiting for them to finish.
+#[derive(Default)]
+pub(crate) struct Pins {
+    /// Increments at every merge publish.
+    epoch: u64,
+    /// Running folds by the epoch they started in.
+    running: BTreeMap<u64, usize>,
+    /// Retired files: (publish epoch, data file ids, commit record path).
+    retired: Vec<(u64, Vec<u32>, PathBuf)>,
+}
+
+/// Keeps the files a fold's snapshot points into from being deleted while it runs.
+pub(crate) struct Pin<'a> {
+    inner: &'a Inner,
+    epoch: u64,
+}
+
+impl Drop for Pin<'_> {
+    fn drop(&mut self) {
+        {
+            let mut pins = self.inner.pins.lock();
+            if let Some(n) = pins.running.get_mut(&self.epoch) {
+                *n -= 1;
+                if *n == 0 {
+                    pins.running.remove(&self.epoch);
+                }
+            }
+        }
+        self.inner.reap();
+    }
+}
+
+/// The commit record: which files a merge replaced by which.
+struct Commit {
+    inputs: Vec<u32>,
+    outputs: Vec<u32>,
+}
+
+impl Commit {
+    fn encode(&self) -> Vec<u8> {
+        let mut b = COMMIT_MAGIC.to_vec();
+        for list in [&self.inputs, &self.outputs] {
+            b.extend_from_slice(&(list.len() as u32).to_le_bytes());
+            for id in list {
+                b.extend_from_slice(&id.to_le_bytes());
+            }
+        }
+        let crc = crc32fast::hash(&b);
+        b.extend_from_slice(&crc.to_le_bytes());
+        b
+    }
+
+    fn decode(b: &[u8]) -> Option<Commit> {
+        if b.len() < 8 + 4 + 4 + 4 || &b[..8] != COMMIT_MAGIC {
+            return None;
+        }
+        let (body, crc) = b.split_at(b.len() - 4);
+        if crc32fast::hash(body) != u32::from_le_bytes(crc.try_into().ok()?) {
+            return None;
+        }
+        let mut pos = 8;
+        let mut list = || -> Option<Vec<u32>> {
+            let n = u32::from_le_bytes(body.get(pos..pos + 4)?.try_into().ok()?) as usize;
+            pos += 4;
+            let ids = body
+                .get(pos..pos + 4 * n)?
+                .chunks_exact(4)
+                .map(|c| u32::from_le_bytes(c.try_into().unwrap()))
+                .collect();
+            pos += 4 * n;
+            Some(ids)
+        };
+        let inputs = list()?;
+        let outputs = list()?;
+        Some(Commit { inputs, outputs })
+    }
+}
+
+/// At a read-write open, before replay: finish committed merges, discard uncommitted output.
+pub(crate) fn recover(dir: &Path) -> Result<()> {
+    let tmp = dir.join(MERGE_DIR);
+    let io = |op, path: &Path, e| Error::io(op, path.to_path_buf(), e);
+    if let Ok(bytes) = fs::read(tmp.join(COMMIT_FILE))
+        && let Some(commit) = Commit::decode(&bytes)
+    {
+        // Committed but not fully moved in: finish the move.
+        for &id in &commit.outputs {
+            for (from, to) in [
+                (format::data_path(&tmp, id), format::data_path(dir, id)),
+                (format::hint_path(&tmp, id), format::hint_path(dir, id)),
+            ] {
+                if from.exists() {
+                    fs::rename(&from, &to).map_err(|e| io("finish merge", &from, e))?;
+                }
+            }
+        }
+        let marker = dir.join(format!("{MERGED_PREFIX}{}", commit.outputs[0]));
+        fs::rename(tmp.join(COMMIT_FILE), &marker).map_err(|e| io("finish merge", &marker, e))?;
+        sync_dir(dir)?;
+    }
+    if tmp.exists() {
+        fs::remove_dir_all(&tmp).map_err(|e| io("remove unfinished merge output", &tmp, e))?;
+    }
+    let entries = fs::read_dir(dir).map_err(|e| io("list store directory", dir, e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| io("list store directory", dir, e))?;
+        let name = entry.file_name();
+        if !name.to_string_lossy().starts_with(MERGED_PREFIX) {
+            continue;
+        }
+        let marker = entry.path();
+        if let Ok(bytes) = fs::read(&marker)
+            && let Some(commit) = Commit::decode(&bytes)
+        {
+            delete_files(dir, &commit.inputs)?;
+        }
+        // A damaged record cannot say what to delete; the duplicates it leaves are harmless.
+        fs::remove_file(&marker).map_err(|e| io("remove merge record", &marker, e))?;
+    }
+    sync_dir(dir)
+}
+
+fn delete_files(dir: &Path, ids: &[u32]) -> Result<()> {
+    for &id in ids {
+        for path in [format::hint_path(dir, id), format::data_path(dir, id)] {
+            match fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io("delete merged file", path, e)),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The output side of a merge: data files of at most `max_file_size` in `merge.tmp`.
+struct Outputs<'a> {
+    inner: &'a Inner,
+    tmp: PathBuf,
+    order: u32,
+    done: Vec<(u32, u64, HintBuilder)>,
+    current: Option<(u32, BufWriter<File>, u64, HintBuilder)>,
+}
+
+impl Outputs<'_> {
+    fn append(&mut self, record: &[u8], e: &Entry<'_>) -> Result<Loc> {
+        let fits = |len: u64| {
+            len == FILE_HEADER_LEN as u64
+                || len + record.len() as u64 <= self.inner.opts.max_file_size
+        };
+        if !self.current.as_ref().is_some_and(|c| fits(c.2)) {
+            self.finish_current()?;
+            let id = self.inner.allocate_file_id()?;
+            let path = format::data_path(&self.tmp, id);
+            let file = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+                .map_err(|err| Error::io("create merge output", path.clone(), err))?;
+            let mut w = BufWriter::with_capacity(COPY_CHUNK, file);
+            let header = FileHeader {
+                kind: FileKind::Data,
+                file_id: id,
+                order: self.order,
+            };
+            w.write_all(&header.encode())
+                .map_err(|err| Error::io("write merge output", path, err))?;
+            self.current = Some((
+                id,
+                w,
+                FILE_HEADER_LEN as u64,
+                HintBuilder::new(id, self.order),
+            ));
+        }
+        let (id, w, len, hints) = self.current.as_mut().expect("opened above");
+        w.write_all(record).map_err(|err| {
+            Error::io("write merge output", format::data_path(&self.tmp, *id), err)
+        })?;
+        let loc = Loc {
+            file_id: *id,
+            offset: *len as u32,
+            len: record.len() as u32,
+        };
+        hints.add(&Entry { loc, ..*e });
+        *len += record.len() as u64;
+        Ok(loc)
+    }
+
+    fn finish_current(&mut self) -> Result<()> {
+        if let Some((id, w, len, hints)) = self.current.take() {
+            let path = format::data_path(&self.tmp, id);
+            let file = w
+                .into_inner()
+                .map_err(|e| Error::io("write merge output", path.clone(), e.into_error()))?;
+            file.sync_all()
+                .map_err(|e| Error::io("sync merge output", path, e))?;
+            self.done.push((id, len, hints));
+        }
+        Ok(())
+    }
+}
+
+/// One record the merge copied: where it was and where its copy is.
+struct Moved {
+    key_end: usize,
+    from: Loc,
+    to: Loc,
+}
+
+impl Inner {
+    /// Runs a full merge of the sealed files. Serialised with other merges and hint writing.
+    pub(crate) fn merge(&self) -> Result<()> {
+        self.check_writable()?;
+        let _maint = self.maint.lock();
+        let (inputs, order) = {
+            let mut w = self.write.lock();
+            let crate::db::WriteState { active, files, .. } = &mut *w;
+            let active = active.as_mut().ok_or(Error::ReadOnly)?;
+            if active.len > FILE_HEADER_LEN as u64 {
+                self.rotate(active, files)?;
+            }
+            let active_id = active.id;
+            let mut inputs: Vec<(u32, FileMeta)> = files
+                .iter()
+                .filter(|(id, _)| **id != active_id)
+                .map(|(&id, &m)| (id, m))
+                .collect();
+            inputs.sort_by_key(|&(id, m)| (m.order, id));
+            let order = inputs.iter().map(|(_, m)| m.order).max();
+            (inputs, order)
+        };
+        let Some(order) = order else {
+            return Ok(());
+        };
+        let tmp = self.dir.join(MERGE_DIR);
+        let result = self.merge_into(&tmp, &inputs, order);
+        if result.is_err() {
+            // Nothing is committed before the COMMIT file exists; drop the partial output.
+            let _ = fs::remove_dir_all(&tmp);
+        }
+        result
+    }
+
+    fn merge_into(&self, tmp: &Path, inputs: &[(u32, FileMeta)], order: u32) -> Result<()> {
+        if tmp.exists() {
+            fs::remove_dir_all(tmp)
+                .map_err(|e| Error::io("clear merge directory", tmp.to_path_buf(), e))?;
+        }
+        fs::create_dir(tmp)
+            .map_err(|e| Error::io("create merge directory", tmp.to_path_buf(), e))?;
+        let mut out = Outputs {
+            inner: self,
+            tmp: tmp.to_path_buf(),
+            order,
+            done: Vec::new(),
+            current: None,
+        };
+        let mut keys: Vec<u8> = Vec::new();
+        let mut moved: Vec<Moved> = Vec::new();
+        let mut lost: Vec<(usize, usize, Loc)> = Vec::new();
+        for &(id, meta) in inputs {
+            self.copy_live(id, meta, &mut out, &mut keys, &mut moved, &mut lost)?;
+        }
+        out.finish_current()?;
+        let mut outputs: Vec<(u32, u64)> = Vec::new();
+        for (id, len, hints) in std::mem::take(&mut out.done) {
+            hints.write(tmp, id, len, HintSummary::default())?;
+            outputs.push((id, len));
+        }
+        let input_ids: Vec<u32> = inputs.iter().map(|(id, _)| *id).collect();
+
+        // Commit point.
+        let commit = Commit {
+            inputs: input_ids.clone(),
+            outputs: if outputs.is_empty() {
+                vec![self.allocate_file_id()?]
+            } else {
+                outputs.iter().map(|(id, _)| *id).collect()
+            },
+        };
+        let commit_path = tmp.join(COMMIT_FILE);
+        (|| -> std::io::Result<()> {
+            let mut f = File::create(&commit_path)?;
+            f.write_all(&commit.encode())?;
+            f.sync_all()
+        })()
+        .map_err(|e| Error::io("write merge commit record", commit_path.clone(), e))?;
+        sync_dir(tmp)?;
+
+        // From here on the merge is durable; a failure below is finished by the next open.
+        for &(id, _) in &outputs {
+            for (from, to) in [
+                (format::data_path(tmp, id), format::data_path(&self.dir, id)),
+                (format::hint_path(tmp, id), format::hint_path(&self.dir, id)),
+            ] {
+                fs::rename(&from, &to).map_err(|e| Error::io("publish merge output", from, e))?;
+            }
+        }
+        let marker = self
+            .dir
+            .join(format!("{MERGED_PREFIX}{}", commit.outputs[0]));
+        fs::rename(&commit_path, &marker)
+            .map_err(|e| Error::io("publish merge output", marker.clone(), e))?;
+        let _ = fs::remove_dir(tmp);
+        sync_dir(&self.dir)?;
+
+        // Publish in memory.
+        let bytes_in: u64 = inputs.iter().map(|(_, m)| m.len).sum();
+        let bytes_out: u64 = outputs.iter().map(|(_, len)| len).sum();
+        {
+            let mut w = self.write.lock();
+            for &(id, len) in &outputs {
+                w.files.insert(id, FileMeta::new(order, len));
+            }
+        }
+        let mut start = 0;
+        for chunk in moved.chunks(PUBLISH_CHUNK) {
+            let mut w = self.write.lock();
+            for m in chunk {
+                let key = &keys[start..m.key_end];
+                start = m.key_end;
+                if self.keydir.replace_if(key, m.from, m.to) {
+                    if let Some(f) = w.files.get_mut(&m.from.file_id) {
+                        f.live -= m.from.len as u64;
+                    }
+                    if let Some(f) = w.files.get_mut(&m.to.file_id) {
+                        f.live += m.to.len as u64;
+                    }
+                }
+            }
+        }
+        {
+            let mut w = self.write.lock();
+            // A live record that failed its checksum has no good copy: its key is gone (reads
+            // already failed with BC_E_CORRUPT), unless it was rewritten meanwhile.
+            for &(from, to, loc) in &lost {
+                let key = &keys[from..to];
+                if self.keydir.get(key) == Some(loc) {
+                    self.keydir.remove(key);
+                    w.counters.corrupt_records += 1;
+                }
+            }
+            for id in &input_ids {
+                w.files.remove(id);
+            }
+            w.merges += 1;
+            w.reclaimed_bytes += bytes_in.saturating_sub(bytes_out);
+        }
+        self.retire(input_ids, marker);
+        Ok(())
+    }
+
+    /// Copies the records of input `id` that the keydir still points at.
+    fn copy_live(
+        &self,
+        id: u32,
+        meta: FileMeta,
+        out: &mut Outputs<'_>,
+        keys: &mut Vec<u8>,
+        moved: &mut Vec<Moved>,
+        lost: &mut Vec<(usize, usize, Loc)>,
+    ) -> Result<()> {
+        // Which records are live: from the hint when there is one, else from a scan.
+        let mut live: Vec<(usize, usize, Loc, u8, u32, u32)> = Vec::new();
+        let mut entry_keys: Vec<u8> = Vec::new();
+        let mut collect = |e: Entry<'_>| {
+            if !e.is_tombstone() && self.keydir.get(e.key) == Some(e.loc) {
+                let from = entry_keys.len();
+                entry_keys.extend_from_slice(e.key);
+                live.push((
+                    from,
+                    entry_keys.len(),
+                    e.loc,
+                    e.flags,
+                    e.timestamp,
+                    e.expiry,
+                ));
+            }
+        };
+        if hint::load(&self.dir, id, meta.order, meta.len, &mut collect).is_none() {
+            crate::recovery::scan_sealed(&self.dir, id, &mut collect)?;
+        }
+        let path = format::data_path(&self.dir, id);
+        let file = File::open(&path).map_err(|e| Error::io("open merge input", path.clone(), e))?;
+        let mut reader = SeqReader::new(&file, meta.len, COPY_CHUNK);
+        for (from, to, loc, flags, timestamp, expiry) in live {
+            let key = &entry_keys[from..to];
+            let bytes = reader
+                .bytes_at(loc.offset as u64, loc.len as usize)
+                .map_err(|e| Error::io("read merge input", path.clone(), e))?;
+            let intact = format::decode_record(bytes, RecordLimits::FORMAT)
+                .is_ok_and(|r| r.key == key && r.header.record_len() == loc.len as u64);
+            let key_start = keys.len();
+            keys.extend_from_slice(key);
+            if !intact {
+                lost.push((key_start, keys.len(), loc));
+                continue;
+            }
+            let entry = Entry {
+                key,
+                loc,
+                flags,
+                timestamp,
+                expiry,
+            };
+            let to_loc = out.append(bytes, &entry)?;
+            moved.push(Moved {
+                key_end: keys.len(),
+                from: loc,
+                to: to_loc,
+            });
+        }
+        Ok(())
+    }
+
+    /// A fresh file id, above every id in use (shared with the writer's rotation).
+    pub(crate) fn allocate_file_id(&self) -> Result<u32> {
+        let mut w = self.write.lock();
+        let active = w.active.as_mut().ok_or(Error::ReadOnly)?;
+        let id = active.next_id;
+        if id >= u32::MAX - 1 {
+            return Err(Error::invalid("data file ids are exhausted"));
+        }
+        active.next_id += 1;
+        Ok(id)
+    }
+
+    /// Registers a running fold; see [`Pins`].
+    pub(crate) fn pin(&self) -> Pin<'_> {
+        let mut pins = self.pins.lock();
+        let epoch = pins.epoch;
+        *pins.running.entry(epoch).or_insert(0) += 1;
+        Pin { inner: self, epoch }
+    }
+
+    fn retire(&self, ids: Vec<u32>, marker: PathBuf) {
+        {
+            let mut pins = self.pins.lock();
+            pins.epoch += 1;
+            let epoch = pins.epoch;
+            pins.retired.push((epoch, ids, marker));
+        }
+        self.reap();
+    }
+
+    /// Deletes retired files no running fold can still read.
+    pub(crate) fn reap(&self) {
+        let mut pins = self.pins.lock();
+        let oldest_running = pins.running.keys().next().copied();
+        let (ready, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut pins.retired)
+            .into_iter()
+            .partition(|(epoch, _, _)| oldest_running.is_none_or(|oldest| oldest >= *epoch));
+        pins.retired = waiting;
+        for (_, ids, marker) in ready {
+            for &id in &ids {
+                self.files.forget(id);
+            }
+            // On failure the files stay; the next open deletes them from the record.
+            if delete_files(&self.dir, &ids).is_ok() {
+                let _ = fs::remove_file(&marker);
+            }
+        }
+    }
+
+    /// Body of the background thread: hints for sealed files, and merges when the trigger holds.
+    pub(crate) fn background(&self) {
+        let mut state = self.bg.lock();
+        loop {
+            if let Some(id) = state.hints.pop_front() {
+                drop(state);
+                self.write_hint(id);
+                state = self.bg.lock();
+                continue;
+            }
+            if state.stop {
+                return;
+            }
+            if self.opts.auto_merge {
+                self.bg_cv
+                    .wait_for(&mut state, std::time::Duration::from_millis(200));
+                if state.stop || !state.hints.is_empty() {
+                    continue;
+                }
+                drop(state);
+                if self.merge_due() {
+                    // A failed merge changes nothing; it is retried at the next check.
+                    let _ = self.merge();
+                }
+                state = self.bg.lock();
+            } else {
+                self.bg_cv.wait(&mut state);
+            }
+        }
+    }
+
+    fn merge_due(&self) -> bool {
+        let w = self.write.lock();
+        let active = w.active.as_ref().map(|a| a.id);
+        let (live, dead) = w
+            .files
+            .iter()
+            .filter(|(id, _)| Some(**id) != active)
+            .fold((0, 0), |(l, d), (_, m)| (l + m.live, d + m.dead()));
+        self.opts.merge_trigger.holds(live, dead)
+    }
+
+    fn write_hint(&self, id: u32) {
+        let _maint = self.maint.lock();
+        let order = self.write.lock().files.get(&id).map(|m| m.order);
+        // Gone means a merge retired it; a failure only costs a scan at the next open.
+        if let Some(order) = order {
+            let _ = crate::recovery::build_hint(&self.dir, id, order);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commit_record_round_trips_and_rejects_damage() {
+        let c = Commit {
+            inputs: vec![1, 2, 5],
+            outputs: vec![9, 10],
+        };
+        let b = c.encode();
+        let d = Commit::decode(&b).unwrap();
+        assert_eq!((d.inputs, d.outputs), (vec![1, 2, 5], vec![9, 10]));
+        for i in 0..b.len() {
+            let mut bad = b.clone();
+            bad[i] ^= 1;
+            assert!(Commit::decode(&bad).is_none(), "flip at {i}");
+            assert!(Commit::decode(&b[..i]).is_none(), "cut at {i}");
+        }
+    }
+
+    #[test]
+    fn trigger_thresholds() {
+        let t = MergeTrigger {
+            fragmentation_percent: 60,
+            dead_bytes: 1000,
+        };
+        assert!(!t.holds(100, 0));
+        assert!(!t.holds(100, 149));
+        assert!(t.holds(100, 150));
+        assert!(t.holds(1_000_000, 1000));
+        assert!(!t.holds(1_000_000, 999));
+    }
+}
