@@ -155,7 +155,8 @@ impl Commit {
     }
 }
 
-/// At a read-write open, before replay: finish committed merges, discard uncommitted output.
+/// At a read-write open, before replay: finish committed merges, discard uncommitted output and
+/// half-written hints.
 pub(crate) fn recover(dir: &Path) -> Result<()> {
     let tmp = dir.join(MERGE_DIR);
     let io = |op, path: &Path, e| Error::io(op, path.to_path_buf(), e);
@@ -184,7 +185,14 @@ pub(crate) fn recover(dir: &Path) -> Result<()> {
     for entry in entries {
         let entry = entry.map_err(|e| io("list store directory", dir, e))?;
         let name = entry.file_name();
-        if !name.to_string_lossy().starts_with(MERGED_PREFIX) {
+        let name = name.to_string_lossy();
+        if name.ends_with(".hint.tmp") {
+            // A hint whose writer was killed; hints are rewritten on demand.
+            let path = entry.path();
+            fs::remove_file(&path).map_err(|e| io("remove unfinished hint", &path, e))?;
+            continue;
+        }
+        if !name.starts_with(MERGED_PREFIX) {
             continue;
         }
         let marker = entry.path();
@@ -338,6 +346,17 @@ impl Inner {
         let mut moved: Vec<Moved> = Vec::new();
         let mut lost: Vec<(usize, usize, Loc)> = Vec::new();
         for &(id, meta) in inputs {
+            if self.bg.lock().stop {
+                // bc_close is waiting: give up; nothing is committed yet.
+                return Err(Error::io(
+                    "merge",
+                    None,
+                    std::io::Error::new(
+                        std::io::ErrorKind::Interrupted,
+                        "cancelled because the store is closing",
+                    ),
+                ));
+            }
             self.copy_live(id, meta, &mut out, &mut keys, &mut moved, &mut lost)?;
         }
         out.finish_current()?;

@@ -38,12 +38,19 @@ fn value(key: u64, version: u64) -> Vec<u8> {
 /// one operation is in flight, and it may or may not have happened.
 fn child(role: &str, dir: &std::path::Path) -> ! {
     use std::io::Write;
-    let (mode, round) = role.split_once(':').unwrap();
+    let mut parts = role.split(':');
+    let (mode, round) = (parts.next().unwrap(), parts.next().unwrap());
+    let merge_every: Option<u64> = parts.next().map(|n| n.parse().unwrap());
     let db = Bitcask::open(dir, &options(mode)).unwrap();
     let mut rng = Rng::new(std::process::id() as u64);
     let mut out = std::io::stdout().lock();
     let first_version = round.parse::<u64>().unwrap() * 1_000_000_000 + 1;
     for version in first_version.. {
+        if let Some(every) = merge_every
+            && version % every == 0
+        {
+            db.merge().unwrap();
+        }
         let key = rng.below(200);
         if rng.below(5) == 0 {
             writeln!(out, "@@D {key}").unwrap();
@@ -85,17 +92,41 @@ fn acknowledged_writes_survive_sigkill_in_every_sync_mode() {
     if let Some((role, dir)) = child_role() {
         child(&role, &dir);
     }
+    kill_and_check(TEST, &["none", "always", "interval"], None, 12);
+}
+
+/// The child merges every few operations, so most kills land inside a merge (copying,
+/// committing, publishing or deleting). Afterwards the store must hold exactly the acknowledged
+/// data, with no merge leftovers.
+#[test]
+fn sigkill_during_merges_loses_and_resurrects_nothing() {
+    if let Some((role, dir)) = child_role() {
+        child(&role, &dir);
+    }
+    kill_and_check(
+        "sigkill_during_merges_loses_and_resurrects_nothing",
+        &["none", "always"],
+        Some(25),
+        15,
+    );
+}
+
+fn kill_and_check(test: &str, modes: &[&str], merge_every: Option<u64>, default_kills: u64) {
     let kills: u64 = std::env::var("BITCASK_CRASH_KILLS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(12);
+        .unwrap_or(default_kills);
     let mut rng = Rng::new(7);
-    for mode in ["none", "always", "interval"] {
+    for &mode in modes {
         let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
         // Last acknowledged state of each key (None = deleted).
         let mut model = Model::default();
         for round in 0..kills {
-            let mut child = spawn_child(TEST, &format!("{mode}:{}", round + 1), dir.path());
+            let role = match merge_every {
+                Some(n) => format!("{mode}:{}:{n}", round + 1),
+                None => format!("{mode}:{}", round + 1),
+            };
+            let mut child = spawn_child(test, &role, dir.path());
             let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
             let mut pending = None;
             let stop_after = 20 + rng.below(400);
@@ -137,6 +168,22 @@ fn acknowledged_writes_survive_sigkill_in_every_sync_mode() {
                 model.insert(k, state);
             }
             assert_eq!(db.stats().corrupt_records, 0, "mode {mode} round {round}");
+            // Exactly the model's live keys: no duplicates, no resurrections.
+            let live = model.values().filter(|s| s.is_some()).count();
+            assert_eq!(db.len(), live, "mode {mode} round {round}");
+            // Closing waits for the background hint writer, so nothing temporary may remain.
+            drop(db);
+            let leftovers: Vec<String> = std::fs::read_dir(dir.path())
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .filter(|n| {
+                    n.starts_with("merge") || n.starts_with("MERGED") || n.ends_with(".tmp")
+                })
+                .collect();
+            assert!(
+                leftovers.is_empty(),
+                "mode {mode} round {round}: {leftovers:?}"
+            );
         }
     }
 }

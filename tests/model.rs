@@ -1,4 +1,5 @@
-//! Model-based property test: random sequences of put / overwrite / delete / get / reopen / fold
+//! Model-based property test: random sequences of put / overwrite / delete / get / reopen / merge /
+//! fold
 //! against a `BTreeMap`, under small file sizes so rotation is constant. Seeds are fixed (and
 //! printed on failure); `BITCASK_MODEL_SEEDS=n` runs more.
 
@@ -62,10 +63,11 @@ fn run(seed: u64, steps: usize) {
                     ctx()
                 );
             }
-            90..=95 => {
+            90..=93 => {
                 drop(db);
                 db = Bitcask::open(dir.path(), &opts).unwrap();
             }
+            94..=95 => db.merge().unwrap(),
             _ => {
                 let mut seen = BTreeMap::new();
                 let end = db
