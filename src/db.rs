@@ -334,6 +334,18 @@ impl Bitcask {
                 // A merge moved the key and deleted the file between our lookup and our read:
                 // look again. (The location changes, so this cannot loop forever.)
                 Err(e) if is_not_found(&e) && self.inner.keydir.get(key) != Some(loc) => {}
+                // A read-only handle's index is fixed at its open; the writer may have merged
+                // the file away since.
+                Err(Error::Io { path, source, .. })
+                    if self.inner.opts.read_only && source.kind() == io::ErrorKind::NotFound =>
+                {
+                    return Err(Error::Io {
+                        op: "read data file (removed since this read-only handle opened, most \
+                             likely by a merge in the writing process: reopen the handle)",
+                        path,
+                        source,
+                    });
+                }
                 Err(e) => return Err(e),
             }
         }

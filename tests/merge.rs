@@ -365,3 +365,25 @@ fn auto_merge_stays_idle_below_the_trigger() {
     std::thread::sleep(Duration::from_millis(600));
     assert_eq!(db.stats().merges, 0, "merged a store with no dead bytes");
 }
+
+#[test]
+fn a_read_only_handle_opened_before_a_merge_reports_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Bitcask::open(dir.path(), &opts()).unwrap();
+    for i in 0..500u32 {
+        db.put(&i.to_be_bytes(), &value(i, 0)).unwrap();
+    }
+    let mut ro = opts();
+    ro.read_only(true);
+    let reader = Bitcask::open(dir.path(), &ro).unwrap();
+    db.merge().unwrap();
+    let err = reader.get(&0u32.to_be_bytes()).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Io);
+    assert!(err.to_string().contains("reopen the handle"), "{err}");
+    drop(reader);
+    let reader = Bitcask::open(dir.path(), &ro).unwrap();
+    assert_eq!(
+        reader.get(&0u32.to_be_bytes()).unwrap().unwrap(),
+        value(0, 0)
+    );
+}
