@@ -191,6 +191,7 @@ c_tests! {
     c_header => "test_header.c",
     c_locking => "test_locking.c",
     c_many_files => "test_many_files.c",
+    c_merge => "test_merge.c",
     c_open => "test_open.c",
     c_options => "test_options.c",
     c_out_params => "test_out_params.c",
