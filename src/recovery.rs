@@ -116,12 +116,7 @@ pub(crate) fn load(dir: &Path, repair: bool, max_file_size: u64) -> Result<Loade
     let mut headers: Vec<(u32, u32, bool, u64)> = Vec::with_capacity(ids.len());
     let mut stats = LoadStats::default();
     for id in ids {
-        let path = format::data_path(dir, id);
-        let file = File::open(&path).map_err(|e| Error::io("open data file", path.clone(), e))?;
-        let len = file
-            .metadata()
-            .map_err(|e| Error::io("stat data file", path.clone(), e))?
-            .len();
+        let (file, path, len) = open_data_file(dir, id)?;
         let mut head = [0u8; FILE_HEADER_LEN];
         let got = read_prefix(&file, &mut head)
             .map_err(|e| Error::io("read data file", path.clone(), e))?;
@@ -237,38 +232,39 @@ pub(crate) fn apply_entry(keydir: &KeyDir, files: &mut BTreeMap<u32, FileMeta>, 
     }
 }
 
-/// Replays one sealed data file on its own (no repair), calling `apply` for what it applies.
-pub(crate) fn scan_sealed(dir: &Path, id: u32, apply: &mut dyn FnMut(Entry<'_>)) -> Result<()> {
+/// Opens data file `id` for reading, with its path and current length.
+fn open_data_file(dir: &Path, id: u32) -> Result<(File, PathBuf, u64)> {
     let path = format::data_path(dir, id);
     let file = File::open(&path).map_err(|e| Error::io("open data file", path.clone(), e))?;
     let len = file
         .metadata()
         .map_err(|e| Error::io("stat data file", path.clone(), e))?
         .len();
-    scan_file(&file, &path, id, len, false, apply).map(|_| ())
+    Ok((file, path, len))
 }
 
-/// Replays one sealed data file on its own, for writing its hint: the entries it yields are
-/// exactly those a full replay would apply from this file.
+/// Replays one sealed data file on its own (no repair), calling `apply` for what it applies.
+/// Returns what was skipped and the length scanned.
+pub(crate) fn scan_sealed(
+    dir: &Path,
+    id: u32,
+    apply: &mut dyn FnMut(Entry<'_>),
+) -> Result<(HintSummary, u64)> {
+    let (file, path, len) = open_data_file(dir, id)?;
+    let outcome = scan_file(&file, &path, id, len, false, apply)?;
+    let summary = HintSummary {
+        entries: 0,
+        corrupt_records: outcome.corrupt_records,
+        corrupt_bytes: outcome.corrupt_bytes,
+    };
+    Ok((summary, len))
+}
+
+/// Writes the hint of sealed data file `id` from a scan of it.
 pub(crate) fn build_hint(dir: &Path, id: u32, order: u32) -> Result<()> {
-    let path = format::data_path(dir, id);
-    let file = File::open(&path).map_err(|e| Error::io("open data file", path.clone(), e))?;
-    let len = file
-        .metadata()
-        .map_err(|e| Error::io("stat data file", path.clone(), e))?
-        .len();
     let mut builder = HintBuilder::new(id, order);
-    let outcome = scan_file(&file, &path, id, len, false, &mut |e| builder.add(&e))?;
-    builder.write(
-        dir,
-        id,
-        len,
-        HintSummary {
-            entries: 0,
-            corrupt_records: outcome.corrupt_records,
-            corrupt_bytes: outcome.corrupt_bytes,
-        },
-    )
+    let (summary, len) = scan_sealed(dir, id, &mut |e| builder.add(&e))?;
+    builder.write(dir, id, len, summary)
 }
 
 /// Cuts the last file back to its last good record, or rewrites its header if the crash came
