@@ -160,7 +160,7 @@ impl Bitcask {
         if !opts.read_only {
             merge::recover(&dir)?;
         }
-        let loaded = recovery::load(&dir, !opts.read_only, opts.max_file_size)?;
+        let loaded = recovery::load(&dir, !opts.read_only, opts)?;
         let mut files = loaded.files;
         let active = if opts.read_only {
             None
@@ -287,8 +287,23 @@ impl Bitcask {
         inner.check_key(key)?;
         inner.check_value(value)?;
         inner.check_writable()?;
-        let appended = with_record(0, key, value, |record| inner.append(key, record, false))?;
-        inner.after_write(appended.expect("a put always appends"))
+        inner.put_expiring(key, value, 0)
+    }
+
+    /// Stores `value` under `key` for `ttl_secs` seconds (at least 1): from then on every read
+    /// path treats the key as absent, also after a reopen, and merge drops it. A later `put`
+    /// makes the key permanent again.
+    pub fn put_ttl(&self, key: &[u8], value: &[u8], ttl_secs: u32) -> Result<()> {
+        let inner = &*self.inner;
+        inner.check_key(key)?;
+        inner.check_value(value)?;
+        inner.check_writable()?;
+        if ttl_secs == 0 {
+            return Err(Error::invalid(
+                "ttl_secs must be at least 1 (use put for no expiry)",
+            ));
+        }
+        inner.put_expiring(key, value, now_secs().saturating_add(ttl_secs))
     }
 
     /// Removes `key`. Returns whether it was present; nothing is written when it was not.
@@ -296,8 +311,14 @@ impl Bitcask {
         let inner = &*self.inner;
         inner.check_key(key)?;
         inner.check_writable()?;
-        let appended = with_record(FLAG_TOMBSTONE, key, &[], |record| {
-            inner.append(key, record, true)
+        let appended = with_record(FLAG_TOMBSTONE, 0, key, &[], |record| {
+            let op = Op {
+                key,
+                len: record.len() as u32,
+                tombstone: true,
+                expires: 0,
+            };
+            inner.append(record, &[op], true)
         })?;
         match appended {
             Some(at) => inner.after_write(at).map(|()| true),
@@ -315,7 +336,7 @@ impl Bitcask {
         self.inner.check_key(key)?;
         let mut f = Some(f);
         loop {
-            let Some(loc) = self.inner.keydir.get(key) else {
+            let Some(loc) = self.inner.live_loc(key) else {
                 return Ok(None);
             };
             let result = READ_BUF.with(|cell| match cell.try_borrow_mut() {
@@ -354,7 +375,7 @@ impl Bitcask {
     /// Whether `key` is present. Answers from memory; reads no value.
     pub fn contains(&self, key: &[u8]) -> Result<bool> {
         self.inner.check_key(key)?;
-        Ok(self.inner.keydir.contains(key))
+        Ok(self.inner.live_loc(key).is_some())
     }
 
     /// Number of live keys.
@@ -387,7 +408,12 @@ impl Bitcask {
             // between the snapshot and the pin.
             _pin = inner.pin();
             locs.reserve(inner.keydir.len());
-            inner.keydir.for_each(|_, loc| locs.push(loc));
+            let now = now_secs();
+            inner.keydir.for_each(|_, loc| {
+                if !loc.expired_at(now) {
+                    locs.push(loc)
+                }
+            });
             order = w.files.iter().map(|(&id, m)| (id, m.order)).collect();
         }
         let order_of = |id: u32| order.get(&id).copied().unwrap_or(id);
@@ -436,9 +462,12 @@ impl Bitcask {
         {
             let _no_writes = inner.write.lock();
             ends.reserve(inner.keydir.len());
-            inner.keydir.for_each(|key, _| {
-                bytes.extend_from_slice(key);
-                ends.push(bytes.len());
+            let now = now_secs();
+            inner.keydir.for_each(|key, loc| {
+                if !loc.expired_at(now) {
+                    bytes.extend_from_slice(key);
+                    ends.push(bytes.len());
+                }
             });
         }
         let mut start = 0;
@@ -548,8 +577,24 @@ thread_local! {
     static READ_BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
+/// One keydir change of an append: the record for `key` is `len` bytes long.
+pub(crate) struct Op<'a> {
+    pub(crate) key: &'a [u8],
+    pub(crate) len: u32,
+    pub(crate) tombstone: bool,
+    /// When the key expires (0 = never), as the keydir will hold it.
+    pub(crate) expires: u32,
+}
+
 /// Encodes one record into this thread's scratch buffer (outside every lock) and hands it on.
-fn with_record<R>(flags: u8, key: &[u8], value: &[u8], f: impl FnOnce(&[u8]) -> R) -> R {
+/// `expiry` is the record's own expiry field (0 = none).
+fn with_record<R>(
+    flags: u8,
+    expiry: u32,
+    key: &[u8],
+    value: &[u8],
+    f: impl FnOnce(&[u8]) -> R,
+) -> R {
     RECORD_BUF.with(|cell| {
         let mut owned;
         let mut borrowed;
@@ -564,7 +609,7 @@ fn with_record<R>(flags: u8, key: &[u8], value: &[u8], f: impl FnOnce(&[u8]) -> 
             }
         };
         buf.clear();
-        format::encode_record(buf, flags, now_secs(), 0, key, value);
+        format::encode_record(buf, flags, now_secs(), expiry, key, value);
         let r = f(buf);
         if buf.capacity() > KEEP_READ_BUF {
             *buf = Vec::new();
@@ -593,7 +638,7 @@ impl Inner {
         format::data_path(&self.dir, id)
     }
 
-    fn check_key(&self, key: &[u8]) -> Result<()> {
+    pub(crate) fn check_key(&self, key: &[u8]) -> Result<()> {
         if key.is_empty() {
             return Err(Error::invalid("key must not be empty"));
         }
@@ -607,7 +652,29 @@ impl Inner {
         Ok(())
     }
 
-    fn check_value(&self, value: &[u8]) -> Result<()> {
+    /// The keydir entry of `key` unless it has expired.
+    pub(crate) fn live_loc(&self, key: &[u8]) -> Option<Loc> {
+        self.keydir
+            .get(key)
+            .filter(|loc| loc.expires == 0 || !loc.expired_at(now_secs()))
+    }
+
+    /// Appends a put whose record carries `expiry` (0 = none) and syncs per the mode.
+    fn put_expiring(&self, key: &[u8], value: &[u8], expiry: u32) -> Result<()> {
+        let expires = self.opts.expires_at(now_secs(), expiry);
+        let appended = with_record(0, expiry, key, value, |record| {
+            let op = Op {
+                key,
+                len: record.len() as u32,
+                tombstone: false,
+                expires,
+            };
+            self.append(record, &[op], false)
+        })?;
+        self.after_write(appended.expect("a put always appends"))
+    }
+
+    pub(crate) fn check_value(&self, value: &[u8]) -> Result<()> {
         if value.len() as u64 > self.opts.max_value_size {
             return Err(Error::TooLarge {
                 what: "value",
@@ -659,26 +726,39 @@ impl Inner {
         Ok(f(rec.value))
     }
 
-    /// Appends one record and applies it to the keydir. A tombstone is written only if the key
-    /// exists (checked under the write mutex); then `None` is returned. Returns the append
-    /// position to sync up to.
-    fn append(&self, key: &[u8], record: &[u8], tombstone: bool) -> Result<Option<u64>> {
+    /// Appends `records` (one record per op, back to back) with one write and applies the ops to
+    /// the keydir as one atomic step. With `only_if_present` (a single delete), nothing is written
+    /// when the key is absent (checked under the write mutex) and `None` is returned. Returns the
+    /// append position to sync up to.
+    pub(crate) fn append(
+        &self,
+        records: &[u8],
+        ops: &[Op<'_>],
+        only_if_present: bool,
+    ) -> Result<Option<u64>> {
         let mut w = self.write.lock();
-        if tombstone && !self.keydir.contains(key) {
+        if only_if_present && !ops.iter().all(|op| self.live_loc(op.key).is_some()) {
             return Ok(None);
         }
         self.check_writable()?;
         let WriteState { active, files, .. } = &mut *w;
         let active = active.as_mut().ok_or(Error::ReadOnly)?;
         if active.len > FILE_HEADER_LEN as u64
-            && active.len + record.len() as u64 > self.opts.max_file_size
+            && active.len + records.len() as u64 > self.opts.max_file_size
         {
             self.rotate(active, files)?;
         }
         let offset = active.len;
-        if let Err(e) = active.file.write_all_at(record, offset) {
-            // Take back whatever part of the record reached the file, so the log stays a clean
-            // sequence of records; if even that fails the file's tail is unknown: poison.
+        if offset + records.len() as u64 > u32::MAX as u64 {
+            return Err(Error::TooLarge {
+                what: "batch",
+                size: records.len() as u64,
+                limit: u32::MAX as u64 - offset,
+            });
+        }
+        if let Err(e) = active.file.write_all_at(records, offset) {
+            // Take back whatever part reached the file, so the log stays a clean sequence of
+            // records; if even that fails the file's tail is unknown: poison.
             let path = self.data_path(active.id);
             if let Err(e2) = active.file.set_len(offset) {
                 self.poison(format!(
@@ -688,28 +768,44 @@ impl Inner {
             }
             return Err(Error::io("append to data file", path, e));
         }
-        let rec_len = record.len() as u64;
-        active.len += rec_len;
-        active.appended += rec_len;
-        let meta = files
-            .get_mut(&active.id)
-            .expect("the active file is registered");
-        meta.len = active.len;
-        let loc = Loc {
-            file_id: active.id,
-            offset: offset as u32,
-            len: record.len() as u32,
-        };
-        let old = if tombstone {
-            self.keydir.remove(key)
+        active.len += records.len() as u64;
+        active.appended += records.len() as u64;
+        let id = active.id;
+        files
+            .get_mut(&id)
+            .expect("the active file is registered")
+            .len = active.len;
+        let mut at = offset as u32;
+        let changes: Vec<(&[u8], Option<Loc>)> = ops
+            .iter()
+            .map(|op| {
+                let loc = Loc {
+                    file_id: id,
+                    offset: at,
+                    len: op.len,
+                    expires: op.expires,
+                };
+                at += op.len;
+                (op.key, (!op.tombstone).then_some(loc))
+            })
+            .collect();
+        let olds = if let [(key, loc)] = changes[..] {
+            vec![match loc {
+                Some(loc) => self.keydir.insert(key, loc),
+                None => self.keydir.remove(key),
+            }]
         } else {
-            meta.live += rec_len;
-            self.keydir.insert(key, loc)
+            self.keydir.apply_atomically(&changes)
         };
-        if let Some(old) = old
-            && let Some(m) = files.get_mut(&old.file_id)
-        {
-            m.live -= old.len as u64;
+        for ((_, new), old) in changes.iter().zip(olds) {
+            if let Some(new) = new {
+                files.get_mut(&id).expect("registered").live += new.len as u64;
+            }
+            if let Some(old) = old
+                && let Some(m) = files.get_mut(&old.file_id)
+            {
+                m.live -= old.len as u64;
+            }
         }
         Ok(Some(active.appended))
     }
@@ -745,7 +841,7 @@ impl Inner {
         Ok(())
     }
 
-    fn after_write(&self, appended: u64) -> Result<()> {
+    pub(crate) fn after_write(&self, appended: u64) -> Result<()> {
         if self.opts.sync == SyncMode::Always {
             self.sync_upto(appended)
         } else {

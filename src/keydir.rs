@@ -34,12 +34,26 @@ use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 
 /// Where the newest record of a key lives: data file id, byte offset of the record in that file,
-/// and the record's total length in bytes (header + key + value).
+/// and the record's total length in bytes (header + key + value); and when the key expires.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Loc {
     pub file_id: u32,
     pub offset: u32,
     pub len: u32,
+    /// Seconds since the Unix epoch from which the key reads as absent; 0 = never.
+    pub expires: u32,
+}
+
+impl Loc {
+    /// Whether two locations name the same record (expiry aside).
+    pub fn same_record(&self, other: &Loc) -> bool {
+        (self.file_id, self.offset, self.len) == (other.file_id, other.offset, other.len)
+    }
+
+    /// Whether the key has expired at `now` (seconds since the epoch).
+    pub fn expired_at(&self, now: u32) -> bool {
+        self.expires != 0 && now >= self.expires
+    }
 }
 
 const SHARD_BITS: u32 = 6;
@@ -68,7 +82,7 @@ const REF_MASK: u64 = (1 << DIST_SHIFT) - 1;
 //
 // A 40-bit reference is `chunk << 16 | offset`. Shared chunks are at most 64 KiB, so every entry
 // in them starts below 1 << 16; a dedicated chunk holds one entry at offset 0, however long.
-const LOC_BYTES: usize = 12;
+const LOC_BYTES: usize = 16;
 const OFFSET_BITS: u32 = 16;
 const CHUNK_SIZE: usize = 1 << OFFSET_BITS;
 /// 2^24 chunks: reaching that needs over 128 GiB of live keys in one shard (8 TiB in all).
@@ -262,6 +276,7 @@ fn encode_loc(loc: Loc) -> [u8; LOC_BYTES] {
     b[0..4].copy_from_slice(&loc.file_id.to_le_bytes());
     b[4..8].copy_from_slice(&loc.offset.to_le_bytes());
     b[8..12].copy_from_slice(&loc.len.to_le_bytes());
+    b[12..16].copy_from_slice(&loc.expires.to_le_bytes());
     b
 }
 
@@ -271,6 +286,7 @@ fn decode_loc(b: &[u8; LOC_BYTES]) -> Loc {
         file_id: word(0),
         offset: word(4),
         len: word(8),
+        expires: word(12),
     }
 }
 
@@ -826,6 +842,34 @@ impl KeyDir {
         self.shard(h).write().replace_if(h, key, expected, new)
     }
 
+    /// Applies `(key, Some(loc))` inserts and `(key, None)` removals, in order, as one atomic step:
+    /// every shard involved is write-locked (in shard order, so two batches cannot deadlock) before
+    /// the first change, so no reader sees some of the changes without the others. Returns the
+    /// previous `Loc` of each operation.
+    pub fn apply_atomically(&self, ops: &[(&[u8], Option<Loc>)]) -> Vec<Option<Loc>> {
+        let hashes: Vec<u64> = ops.iter().map(|(k, _)| self.hasher.hash(k)).collect();
+        let mut shard_ids: Vec<usize> = hashes.iter().map(|&h| shard_of(h)).collect();
+        shard_ids.sort_unstable();
+        shard_ids.dedup();
+        let mut guards: Vec<_> = shard_ids
+            .iter()
+            .map(|&i| (i, self.shards[i].0.write()))
+            .collect();
+        ops.iter()
+            .zip(&hashes)
+            .map(|(&(key, loc), &h)| {
+                let at = guards
+                    .binary_search_by_key(&shard_of(h), |(i, _)| *i)
+                    .expect("every involved shard is locked");
+                let shard = &mut guards[at].1;
+                match loc {
+                    Some(loc) => shard.insert(&self.hasher, h, key, loc),
+                    None => shard.remove(&self.hasher, h, key),
+                }
+            })
+            .collect()
+    }
+
     /// Number of live keys. Not a snapshot: shards are counted one after another.
     pub fn len(&self) -> usize {
         self.shards.iter().map(|s| s.0.read().len).sum()
@@ -927,6 +971,7 @@ mod tests {
                 file_id: word(),
                 offset: word(),
                 len: word(),
+                expires: word(),
             }
         }
     }
@@ -1043,6 +1088,7 @@ mod tests {
             file_id: n,
             offset: n.wrapping_mul(7),
             len: n ^ 0xABCD,
+            expires: n.wrapping_mul(3),
         }
     }
 

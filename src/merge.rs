@@ -267,6 +267,7 @@ impl Outputs<'_> {
             file_id: *id,
             offset: *len as u32,
             len: record.len() as u32,
+            expires: e.loc.expires,
         };
         hints.add(&Entry { loc, ..*e });
         *len += record.len() as u64;
@@ -429,13 +430,19 @@ impl Inner {
         }
         {
             let mut w = self.write.lock();
-            // A live record that failed its checksum has no good copy: its key is gone (reads
-            // already failed with BC_E_CORRUPT), unless it was rewritten meanwhile.
+            // Expired keys, and live records that failed their checksum (reads already failed
+            // with BC_E_CORRUPT), have no copy: their keys go, unless rewritten meanwhile.
+            let now = crate::db::now_secs();
             for &(from, to, loc) in &lost {
                 let key = &keys[from..to];
                 if self.keydir.get(key) == Some(loc) {
                     self.keydir.remove(key);
-                    w.counters.corrupt_records += 1;
+                    if let Some(f) = w.files.get_mut(&loc.file_id) {
+                        f.live -= loc.len as u64;
+                    }
+                    if !loc.expired_at(now) {
+                        w.counters.corrupt_records += 1;
+                    }
                 }
             }
             for id in &input_ids {
@@ -461,14 +468,23 @@ impl Inner {
         // Which records are live: from the hint when there is one, else from a scan.
         let mut live: Vec<(usize, usize, Loc, u8, u32, u32)> = Vec::new();
         let mut entry_keys: Vec<u8> = Vec::new();
+        let now = crate::db::now_secs();
         let mut collect = |e: Entry<'_>| {
-            if !e.is_tombstone() && self.keydir.get(e.key) == Some(e.loc) {
+            if e.is_tombstone() {
+                return;
+            }
+            // Live = the keydir still points at this very record. (An expired one is dropped at
+            // publish, below.)
+            let Some(current) = self.keydir.get(e.key) else {
+                return;
+            };
+            if current.same_record(&e.loc) {
                 let from = entry_keys.len();
                 entry_keys.extend_from_slice(e.key);
                 live.push((
                     from,
                     entry_keys.len(),
-                    e.loc,
+                    current,
                     e.flags,
                     e.timestamp,
                     e.expiry,
@@ -490,7 +506,7 @@ impl Inner {
                 .is_ok_and(|r| r.key == key && r.header.record_len() == loc.len as u64);
             let key_start = keys.len();
             keys.extend_from_slice(key);
-            if !intact {
+            if !intact || loc.expired_at(now) {
                 lost.push((key_start, keys.len(), loc));
                 continue;
             }

@@ -43,6 +43,7 @@ pub struct Options {
     pub(crate) max_open_files: usize,
     pub(crate) merge_trigger: MergeTrigger,
     pub(crate) auto_merge: bool,
+    pub(crate) expiry_secs: u32,
 }
 
 impl Default for Options {
@@ -57,6 +58,7 @@ impl Default for Options {
             max_open_files: 64,
             merge_trigger: MergeTrigger::default(),
             auto_merge: false,
+            expiry_secs: 0,
         }
     }
 }
@@ -155,6 +157,28 @@ impl Options {
     pub fn auto_merge(&mut self, on: bool) -> &mut Self {
         self.auto_merge = on;
         self
+    }
+
+    /// Store-wide expiry: every key reads as absent `secs` seconds after it was written (by its
+    /// record's timestamp, so also across reopens). 0 (the default) = never. A per-key TTL that
+    /// ends sooner wins.
+    pub fn expiry_secs(&mut self, secs: u32) -> &mut Self {
+        self.expiry_secs = secs;
+        self
+    }
+
+    /// When a key written at `timestamp` whose record carries `record_expiry` (0 = none)
+    /// expires under these options; 0 = never.
+    pub(crate) fn expires_at(&self, timestamp: u32, record_expiry: u32) -> u32 {
+        let store_wide = if self.expiry_secs == 0 {
+            0
+        } else {
+            timestamp.saturating_add(self.expiry_secs)
+        };
+        match (record_expiry, store_wide) {
+            (0, e) | (e, 0) => e,
+            (a, b) => a.min(b),
+        }
     }
 
     /// The configured sync mode.

@@ -26,6 +26,7 @@ use crate::format::{
 };
 use crate::hint::{self, Entry, HintBuilder, HintSummary};
 use crate::keydir::{KeyDir, Loc};
+use crate::options::Options;
 
 /// Sequential read granularity for scans.
 const SCAN_CHUNK: usize = 1 << 20;
@@ -86,7 +87,9 @@ pub(crate) struct Loaded {
 
 /// Replays every data file of `dir` into a new keydir. A read-write open (`repair`) truncates a
 /// torn tail and rewrites a half-written header of the last file; a read-only one changes nothing.
-pub(crate) fn load(dir: &Path, repair: bool, max_file_size: u64) -> Result<Loaded> {
+pub(crate) fn load(dir: &Path, repair: bool, opts: &Options) -> Result<Loaded> {
+    let max_file_size = opts.max_file_size;
+    let now = crate::db::now_secs();
     let mut ids: Vec<u32> = Vec::new();
     let mut next_id: u32 = 1;
     let entries =
@@ -153,7 +156,10 @@ pub(crate) fn load(dir: &Path, repair: bool, max_file_size: u64) -> Result<Loade
     for (index, (id, order, header_ok, len)) in headers.into_iter().enumerate() {
         let path = format::data_path(dir, id);
         let is_tail = Some(index) == last;
-        let mut apply = |e: Entry<'_>| apply_entry(&keydir, &mut files, &e);
+        let mut apply = |e: Entry<'_>| {
+            let expires = opts.expires_at(e.timestamp, e.expiry);
+            apply_entry(&keydir, &mut files, &e, expires, now)
+        };
         let from_hint = if header_ok {
             hint::load(dir, id, order, len, &mut apply)
         } else {
@@ -215,15 +221,23 @@ pub(crate) fn load(dir: &Path, repair: bool, max_file_size: u64) -> Result<Loade
     })
 }
 
-/// Applies one replayed record to the keydir and the per-file live byte counts.
-pub(crate) fn apply_entry(keydir: &KeyDir, files: &mut BTreeMap<u32, FileMeta>, e: &Entry<'_>) {
-    let old = if e.is_tombstone() {
+/// Applies one replayed record to the keydir and the per-file live byte counts. A record already
+/// expired at `now` deletes its key like a tombstone (its bytes stay dead).
+pub(crate) fn apply_entry(
+    keydir: &KeyDir,
+    files: &mut BTreeMap<u32, FileMeta>,
+    e: &Entry<'_>,
+    expires: u32,
+    now: u32,
+) {
+    let loc = Loc { expires, ..e.loc };
+    let old = if e.is_tombstone() || loc.expired_at(now) {
         keydir.remove(e.key)
     } else {
         if let Some(m) = files.get_mut(&e.loc.file_id) {
             m.live += e.loc.len as u64;
         }
-        keydir.insert(e.key, e.loc)
+        keydir.insert(e.key, loc)
     };
     if let Some(old) = old
         && let Some(m) = files.get_mut(&old.file_id)
@@ -377,6 +391,7 @@ fn scan_file(
                     file_id: id,
                     offset: pos as u32,
                     len: rec_len as u32,
+                    expires: 0,
                 };
                 if h.flags & FLAG_BATCH != 0 {
                     if batch.is_empty() {
