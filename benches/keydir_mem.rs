@@ -38,6 +38,7 @@ fn loc(i: u64) -> Loc {
         file_id: (i >> 20) as u32,
         offset: i as u32,
         len: 64,
+        expires: 0,
     }
 }
 
