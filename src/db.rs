@@ -78,7 +78,7 @@ pub struct Stats {
 /// An open Bitcask store. Share it between threads by reference or `Arc`; every method takes
 /// `&self`. Dropping it closes it (use [`Bitcask::close`] to see the error, if any).
 pub struct Bitcask {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
     flusher: Option<JoinHandle<()>>,
     worker: Option<JoinHandle<()>>,
 }
@@ -101,6 +101,8 @@ pub(crate) struct Inner {
     /// Work for the background thread: hints of newly sealed files, the stop flag.
     pub(crate) bg: Mutex<BgState>,
     pub(crate) bg_cv: Condvar,
+    /// Set once any key may expire: the background thread then sweeps expired keys.
+    pub(crate) expiring: AtomicBool,
     _lock: Option<DirLock>,
 }
 
@@ -229,6 +231,7 @@ impl Bitcask {
                 hints: loaded.missing_hints.into(),
             }),
             bg_cv: Condvar::new(),
+            expiring: AtomicBool::new(loaded.any_expiring || opts.expiry_secs != 0),
             _lock: lock,
         });
         let flusher = match opts.sync {
@@ -406,7 +409,7 @@ impl Bitcask {
             let w = inner.write.lock();
             // Taken with writes excluded: no merge can retire a file this snapshot points into
             // between the snapshot and the pin.
-            _pin = inner.pin();
+            _pin = self.inner.pin();
             locs.reserve(inner.keydir.len());
             let now = now_secs();
             inner.keydir.for_each(|_, loc| {
@@ -662,6 +665,9 @@ impl Inner {
     /// Appends a put whose record carries `expiry` (0 = none) and syncs per the mode.
     fn put_expiring(&self, key: &[u8], value: &[u8], expiry: u32) -> Result<()> {
         let expires = self.opts.expires_at(now_secs(), expiry);
+        if expires != 0 && !self.expiring.load(Ordering::Relaxed) {
+            self.expiring.store(true, Ordering::Relaxed);
+        }
         let appended = with_record(0, expiry, key, value, |record| {
             let op = Op {
                 key,
@@ -710,6 +716,19 @@ impl Inner {
         buf: &mut Vec<u8>,
         f: &mut Option<impl FnOnce(&[u8]) -> R>,
     ) -> Result<R> {
+        let range = self.read_at(key, loc, buf)?;
+        let f = f.take().expect("called once: a successful read returns");
+        Ok(f(&buf[range]))
+    }
+
+    /// Reads the record at `loc` into `buf`, checks its CRC and that it holds `key`, and returns
+    /// where its value lies in `buf`.
+    pub(crate) fn read_at(
+        &self,
+        key: &[u8],
+        loc: Loc,
+        buf: &mut Vec<u8>,
+    ) -> Result<std::ops::Range<usize>> {
         buf.resize(loc.len as usize, 0);
         self.files
             .read_exact_at(loc.file_id, buf, loc.offset as u64)?;
@@ -722,8 +741,8 @@ impl Inner {
                 "record holds a different key than the index says",
             ));
         }
-        let f = f.take().expect("called once: a successful read returns");
-        Ok(f(rec.value))
+        let start = (rec.header.header_len + rec.header.key_len) as usize;
+        Ok(start..loc.len as usize)
     }
 
     /// Appends `records` (one record per op, back to back) with one write and applies the ops to

@@ -19,6 +19,8 @@
 
 // The engine modules are not part of the C header.
 /// cbindgen:ignore
+mod batch;
+/// cbindgen:ignore
 mod db;
 /// cbindgen:ignore
 mod error;
@@ -41,6 +43,7 @@ mod recovery;
 
 pub mod ffi;
 
+pub use batch::{Batch, Iter};
 pub use db::{Bitcask, Stats};
 pub use error::{Error, ErrorKind, Result};
 pub use options::{

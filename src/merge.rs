@@ -28,6 +28,7 @@ use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::db::{Inner, sync_dir};
 use crate::error::{Error, Result};
@@ -89,12 +90,12 @@ pub(crate) struct Pins {
 }
 
 /// Keeps the files a fold's snapshot points into from being deleted while it runs.
-pub(crate) struct Pin<'a> {
-    inner: &'a Inner,
+pub(crate) struct Pin {
+    inner: Arc<Inner>,
     epoch: u64,
 }
 
-impl Drop for Pin<'_> {
+impl Drop for Pin {
     fn drop(&mut self) {
         {
             let mut pins = self.inner.pins.lock();
@@ -300,6 +301,9 @@ impl Inner {
     pub(crate) fn merge(&self) -> Result<()> {
         self.check_writable()?;
         let _maint = self.maint.lock();
+        if self.expiring.load(std::sync::atomic::Ordering::Relaxed) {
+            self.sweep_expired();
+        }
         let (inputs, order) = {
             let mut w = self.write.lock();
             let crate::db::WriteState { active, files, .. } = &mut *w;
@@ -540,11 +544,14 @@ impl Inner {
     }
 
     /// Registers a running fold; see [`Pins`].
-    pub(crate) fn pin(&self) -> Pin<'_> {
+    pub(crate) fn pin(self: &Arc<Self>) -> Pin {
         let mut pins = self.pins.lock();
         let epoch = pins.epoch;
         *pins.running.entry(epoch).or_insert(0) += 1;
-        Pin { inner: self, epoch }
+        Pin {
+            inner: Arc::clone(self),
+            epoch,
+        }
     }
 
     fn retire(&self, ids: Vec<u32>, marker: PathBuf) {
@@ -576,8 +583,11 @@ impl Inner {
         }
     }
 
-    /// Body of the background thread: hints for sealed files, and merges when the trigger holds.
+    /// Body of the background thread: hints for sealed files, sweeps of expired keys, and
+    /// merges when the trigger holds.
     pub(crate) fn background(&self) {
+        let tick = std::time::Duration::from_millis(200);
+        let mut last_sweep = std::time::Instant::now();
         let mut state = self.bg.lock();
         loop {
             if let Some(id) = state.hints.pop_front() {
@@ -589,21 +599,29 @@ impl Inner {
             if state.stop {
                 return;
             }
-            if self.opts.auto_merge {
-                self.bg_cv
-                    .wait_for(&mut state, std::time::Duration::from_millis(200));
-                if state.stop || !state.hints.is_empty() {
-                    continue;
-                }
-                drop(state);
-                if self.merge_due() {
-                    // A failed merge changes nothing; it is retried at the next check.
-                    let _ = self.merge();
-                }
-                state = self.bg.lock();
-            } else {
+            let sweeping = self.expiring.load(std::sync::atomic::Ordering::Relaxed);
+            if !self.opts.auto_merge && !sweeping {
                 self.bg_cv.wait(&mut state);
+                continue;
             }
+            self.bg_cv.wait_for(&mut state, tick);
+            if state.stop || !state.hints.is_empty() {
+                continue;
+            }
+            drop(state);
+            // A sweep is a pass over the whole index: about once a second, less often for
+            // very large stores.
+            let sweep_every =
+                std::time::Duration::from_secs(1 + self.keydir.len() as u64 / 1_000_000);
+            if sweeping && last_sweep.elapsed() >= sweep_every {
+                self.sweep_expired();
+                last_sweep = std::time::Instant::now();
+            }
+            if self.opts.auto_merge && self.merge_due() {
+                // A failed merge changes nothing; it is retried at the next check.
+                let _ = self.merge();
+            }
+            state = self.bg.lock();
         }
     }
 

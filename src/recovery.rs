@@ -83,6 +83,8 @@ pub(crate) struct Loaded {
     pub next_id: u32,
     /// Sealed files that had no valid hint: a read-write handle writes theirs in the background.
     pub missing_hints: Vec<u32>,
+    /// Whether any live key has an expiry (so the background sweep has work).
+    pub any_expiring: bool,
 }
 
 /// Replays every data file of `dir` into a new keydir. A read-write open (`repair`) truncates a
@@ -152,12 +154,14 @@ pub(crate) fn load(dir: &Path, repair: bool, opts: &Options) -> Result<Loaded> {
         .collect();
     let mut resume = None;
     let mut missing_hints = Vec::new();
+    let mut any_expiring = false;
     let last = headers.len().checked_sub(1);
     for (index, (id, order, header_ok, len)) in headers.into_iter().enumerate() {
         let path = format::data_path(dir, id);
         let is_tail = Some(index) == last;
         let mut apply = |e: Entry<'_>| {
             let expires = opts.expires_at(e.timestamp, e.expiry);
+            any_expiring |= expires != 0;
             apply_entry(&keydir, &mut files, &e, expires, now)
         };
         let from_hint = if header_ok {
@@ -218,6 +222,7 @@ pub(crate) fn load(dir: &Path, repair: bool, opts: &Options) -> Result<Loaded> {
         resume,
         next_id,
         missing_hints,
+        any_expiring,
     })
 }
 
