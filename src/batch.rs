@@ -158,10 +158,10 @@ impl Inner {
         });
         for (key, loc) in &expired {
             // Writes are excluded, so the entry is still the one seen above.
-            if self.keydir.remove(key).is_some() {
-                if let Some(f) = w.files.get_mut(&loc.file_id) {
-                    f.live -= loc.len as u64;
-                }
+            if self.keydir.remove(key).is_some()
+                && let Some(f) = w.files.get_mut(&loc.file_id)
+            {
+                f.live -= loc.len as u64;
             }
         }
         expired.len()
