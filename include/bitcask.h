@@ -136,6 +136,16 @@
 #define BC_SYNC_INTERVAL 2
 
 /**
+ * A group of puts and deletes that `bc_write` applies all together or not at all. Create with
+ * `bc_batch_new`, fill with `bc_batch_put` / `bc_batch_delete`, apply with `bc_write` (the batch
+ * is unchanged by it and can be written again), empty with `bc_batch_clear` to reuse the memory,
+ * release with `bc_batch_free`. The batch copies keys and values; it may hold many megabytes.
+ *
+ * **Not thread-safe:** use one batch from one thread at a time. It is independent of any store.
+ */
+typedef struct bc_batch bc_batch;
+
+/**
  * An open store. Create with `bc_open`, release with `bc_close`.
  *
  * **Thread-safe:** one `bc_db` may be used by any number of threads at once. Reads run in
@@ -143,6 +153,21 @@
  * that no call may be running on a handle (in any thread) when `bc_close` is called on it.
  */
 typedef struct bc_db bc_db;
+
+/**
+ * A snapshot of the store's live keys, read one entry at a time in ascending unsigned byte
+ * order of the keys. Create with `bc_iter_new`, advance with `bc_iter_next`, release with
+ * `bc_iter_free`.
+ *
+ * Writes, deletes and merges on the store while an iterator is open are safe and do not change
+ * what it yields (a key that expires before it is reached is skipped). An open iterator keeps the
+ * data files it may read from being deleted by a merge, so free it when done. Free every iterator
+ * before `bc_close` of its store.
+ *
+ * **Threads:** use one iterator from one thread at a time; any number may be open at once, on
+ * any threads.
+ */
+typedef struct bc_iter bc_iter;
 
 /**
  * Settings for `bc_open`. Create with `bc_options_new`, adjust with the `bc_options_set_*`
@@ -277,6 +302,68 @@ const char *bc_last_error(void);
  * `ptr` must be NULL or a pointer returned by this library and not yet freed.
  */
 void bc_free(void *ptr);
+
+/**
+ * A new, empty batch; NULL only if memory is exhausted. Free with `bc_batch_free`.
+ */
+struct bc_batch *bc_batch_new(void);
+
+/**
+ * Adds "store `val` under `key`" to the batch (copies both). Keys 1 ..= 1 MiB, values up to
+ * 3 GiB here; the store's own, possibly smaller, limits are checked by `bc_write`.
+ *
+ * Returns `BC_OK`, `BC_E_INVALID` (NULL batch, empty key, NULL pointer with non-zero length) or
+ * `BC_E_TOO_LARGE`.
+ *
+ * # Safety
+ * `b` NULL or live; non-NULL pointers valid for their lengths.
+ */
+int bc_batch_put(struct bc_batch *b,
+                 const uint8_t *key,
+                 size_t klen,
+                 const uint8_t *val,
+                 size_t vlen);
+
+/**
+ * Adds "delete `key`" to the batch. Applied, it writes a tombstone whether or not the key
+ * exists; a later put in the same batch wins over it, as in any sequence.
+ *
+ * Returns `BC_OK`, `BC_E_INVALID` or `BC_E_TOO_LARGE`, as `bc_batch_put`.
+ *
+ * # Safety
+ * `b` NULL or live; `key` valid for `klen` bytes.
+ */
+int bc_batch_delete(struct bc_batch *b, const uint8_t *key, size_t klen);
+
+/**
+ * Removes every operation from the batch, keeping its memory for reuse. NULL is a no-op.
+ *
+ * # Safety
+ * `b` NULL or live.
+ */
+void bc_batch_clear(struct bc_batch *b);
+
+/**
+ * Releases a batch. NULL is a harmless no-op.
+ *
+ * # Safety
+ * `b` NULL or a pointer from `bc_batch_new` not yet freed.
+ */
+void bc_batch_free(struct bc_batch *b);
+
+/**
+ * Applies every operation of `b` to the store, in order, all or nothing: one append and, under
+ * `BC_SYNC_ALWAYS`, one fsync for the whole batch. No fold, scan or iterator, and no read of a
+ * single key, ever sees part of a batch; after a crash at any byte of the write, reopening finds
+ * the whole batch or none of it. An empty batch is a successful no-op.
+ *
+ * Returns `BC_OK`, `BC_E_INVALID` (NULL `db` or `b`), `BC_E_TOO_LARGE` (a key or value over the
+ * store's limits: nothing was written), `BC_E_READ_ONLY`, `BC_E_IO` (nothing was applied).
+ *
+ * # Safety
+ * `db` NULL or live; `b` NULL or live and not changed by another thread during the call.
+ */
+int bc_write(struct bc_db *db, const struct bc_batch *b);
 
 /**
  * Opens the store in directory `dir` (a NUL-terminated path), creating it if it is missing and
@@ -448,6 +535,95 @@ int bc_stats_get(struct bc_db *db, struct bc_stats *out);
 int bc_merge(struct bc_db *db);
 
 /**
+ * Like `bc_put`, and the key expires `ttl_secs` (>= 1) seconds from now: from then on every read
+ * (get, contains, fold, fold_keys, scans, iterators) treats it as absent, also after a reopen,
+ * and a merge drops it. A later `bc_put` of the key makes it permanent again. A store-wide
+ * expiry (`bc_options_set_expiry_secs`) that ends sooner wins.
+ *
+ * Returns the statuses of `bc_put`; `BC_E_INVALID` also for `ttl_secs` 0.
+ *
+ * # Safety
+ * As `bc_put`.
+ */
+int bc_put_ttl(struct bc_db *db,
+               const uint8_t *key,
+               size_t klen,
+               const uint8_t *val,
+               size_t vlen,
+               uint32_t ttl_secs);
+
+/**
+ * Calls `fn(ctx, key, klen, val, vlen)` for each live key in `[start, end)`, in ascending
+ * unsigned byte order (shorter sorts first when one key is a prefix of the other). A NULL bound
+ * (with length 0) is open on that side; `(ptr, 0)` is the empty key, the smallest of all. The
+ * key set is fixed when the scan starts; same callback rules as `bc_fold` (it may call any
+ * function on `db`; non-zero stops with `BC_STOPPED`).
+ *
+ * Cost: a pass over the in-memory index (no disk), a sort of the matching keys, and one disk
+ * read per match: a scan that matches a few keys of millions reads only those values.
+ *
+ * Returns `BC_OK`, `BC_STOPPED`, `BC_E_INVALID` (NULL `db` or `fn`, a NULL bound with non-zero
+ * length), `BC_E_IO`, or `BC_E_CORRUPT` (a damaged record was skipped; the rest were visited).
+ *
+ * # Safety
+ * Non-NULL bounds valid for their lengths; `fn` safe to call with `ctx`.
+ */
+int bc_scan(struct bc_db *db,
+            const uint8_t *start,
+            size_t slen,
+            const uint8_t *end,
+            size_t elen,
+            bc_fold_fn fn,
+            void *ctx);
+
+/**
+ * Calls `fn` for each live key that starts with `prefix` (`plen` bytes; `(NULL, 0)` matches
+ * every key), in ascending order. Same rules, cost and statuses as `bc_scan`.
+ *
+ * # Safety
+ * `prefix` valid for `plen` bytes; `fn` safe to call with `ctx`.
+ */
+int bc_scan_prefix(struct bc_db *db, const uint8_t *prefix, size_t plen, bc_fold_fn fn, void *ctx);
+
+/**
+ * Takes a snapshot of the live keys and stores a new iterator in `*out` (NULL on failure). Cost:
+ * one pass over the in-memory index and a sort of the keys; no value is read until
+ * `bc_iter_next`.
+ *
+ * Returns `BC_OK`, or `BC_E_INVALID` for NULL `db` or `out`.
+ *
+ * # Safety
+ * `db` NULL or live; `out` NULL or writable.
+ */
+int bc_iter_new(struct bc_db *db, struct bc_iter **out);
+
+/**
+ * Moves to the next entry. On `BC_OK`, `*key`/`*klen` and `*val`/`*vlen` describe it; the bytes
+ * belong to the iterator and stay valid until the next call on it or `bc_iter_free` (copy what
+ * you keep; do not `bc_free` them). At the end returns `BC_NOT_FOUND` (and again on later
+ * calls). On any non-`BC_OK` status the outputs are NULL / 0.
+ *
+ * Returns `BC_OK`, `BC_NOT_FOUND`, `BC_E_INVALID` (a NULL argument), `BC_E_CORRUPT` (this
+ * entry's record failed its checksum; the next call continues after it), `BC_E_IO`.
+ *
+ * # Safety
+ * `it` NULL or live; the out-pointers NULL or writable.
+ */
+int bc_iter_next(struct bc_iter *it,
+                 const uint8_t **key,
+                 size_t *klen,
+                 const uint8_t **val,
+                 size_t *vlen);
+
+/**
+ * Releases an iterator (and lets a merge delete the files it was keeping). NULL is a no-op.
+ *
+ * # Safety
+ * `it` NULL or a pointer from `bc_iter_new` not yet freed.
+ */
+void bc_iter_free(struct bc_iter *it);
+
+/**
  * New settings with every default:
  * - `max_file_size` 256 MiB; sync `BC_SYNC_NONE`; read-write; `create_if_missing` on;
  * - `max_key_size` 64 KiB; `max_value_size` 64 MiB; `max_open_files` 64;
@@ -574,6 +750,18 @@ int bc_options_set_merge_trigger(struct bc_options *o,
  * `o` must be NULL or a live pointer from `bc_options_new`.
  */
 int bc_options_set_auto_merge(struct bc_options *o, int on);
+
+/**
+ * Store-wide expiry: every key reads as absent `secs` seconds after it was written (judged by
+ * the write time stored in its record, so it holds across reopens), and merge drops it. 0 (the
+ * default) means never. A per-key TTL from `bc_put_ttl` that ends sooner wins.
+ *
+ * Returns `BC_OK`, or `BC_E_INVALID` for NULL `o`.
+ *
+ * # Safety
+ * `o` must be NULL or a live pointer from `bc_options_new`.
+ */
+int bc_options_set_expiry_secs(struct bc_options *o, uint32_t secs);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -78,7 +78,7 @@ pub struct bc_stats {
     pub data_files_scanned: u64,
 }
 
-fn as_db<'a>(db: *mut bc_db) -> Result<&'a Bitcask, Failure> {
+pub(crate) fn as_db<'a>(db: *mut bc_db) -> Result<&'a Bitcask, Failure> {
     if db.is_null() {
         return Err(Failure::invalid("db handle must not be NULL"));
     }
@@ -354,15 +354,7 @@ pub unsafe extern "C" fn bc_fold(db: *mut bc_db, r#fn: bc_fold_fn, ctx: *mut c_v
         let Some(callback) = r#fn else {
             return Err(Failure::invalid("fn must not be NULL"));
         };
-        let end = db.fold(|k, v| {
-            // SAFETY: the caller promises `callback` accepts `ctx`; the slices outlive the call.
-            let rc = unsafe { callback(ctx, k.as_ptr(), k.len(), v.as_ptr(), v.len()) };
-            if rc == 0 {
-                ControlFlow::Continue(())
-            } else {
-                ControlFlow::Break(())
-            }
-        })?;
+        let end = db.fold(fold_callback(callback, ctx))?;
         Ok(if end.is_break() { BC_STOPPED } else { BC_OK })
     })
 }
@@ -465,5 +457,119 @@ pub unsafe extern "C" fn bc_merge(db: *mut bc_db) -> c_int {
     boundary("bc_merge", || {
         as_db(db)?.merge()?;
         Ok(BC_OK)
+    })
+}
+
+/// Like `bc_put`, and the key expires `ttl_secs` (>= 1) seconds from now: from then on every read
+/// (get, contains, fold, fold_keys, scans, iterators) treats it as absent, also after a reopen,
+/// and a merge drops it. A later `bc_put` of the key makes it permanent again. A store-wide
+/// expiry (`bc_options_set_expiry_secs`) that ends sooner wins.
+///
+/// Returns the statuses of `bc_put`; `BC_E_INVALID` also for `ttl_secs` 0.
+///
+/// # Safety
+/// As `bc_put`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bc_put_ttl(
+    db: *mut bc_db,
+    key: *const u8,
+    klen: usize,
+    val: *const u8,
+    vlen: usize,
+    ttl_secs: u32,
+) -> c_int {
+    boundary("bc_put_ttl", || {
+        let db = as_db(db)?;
+        // SAFETY: forwarded contract.
+        let key = unsafe { key_arg(db, key, klen) }?;
+        // SAFETY: forwarded contract.
+        let val = unsafe { bytes_arg(val, vlen, "value", db.max_value_size()) }?;
+        db.put_ttl(key, val, ttl_secs)?;
+        Ok(BC_OK)
+    })
+}
+
+fn fold_callback(
+    callback: unsafe extern "C" fn(*mut c_void, *const u8, usize, *const u8, usize) -> c_int,
+    ctx: *mut c_void,
+) -> impl FnMut(&[u8], &[u8]) -> ControlFlow<()> {
+    move |k, v| {
+        // SAFETY: the caller of the exported function promises `callback` accepts `ctx`; the
+        // slices outlive the call.
+        let rc = unsafe { callback(ctx, k.as_ptr(), k.len(), v.as_ptr(), v.len()) };
+        if rc == 0 {
+            ControlFlow::Continue(())
+        } else {
+            ControlFlow::Break(())
+        }
+    }
+}
+
+/// Calls `fn(ctx, key, klen, val, vlen)` for each live key in `[start, end)`, in ascending
+/// unsigned byte order (shorter sorts first when one key is a prefix of the other). A NULL bound
+/// (with length 0) is open on that side; `(ptr, 0)` is the empty key, the smallest of all. The
+/// key set is fixed when the scan starts; same callback rules as `bc_fold` (it may call any
+/// function on `db`; non-zero stops with `BC_STOPPED`).
+///
+/// Cost: a pass over the in-memory index (no disk), a sort of the matching keys, and one disk
+/// read per match: a scan that matches a few keys of millions reads only those values.
+///
+/// Returns `BC_OK`, `BC_STOPPED`, `BC_E_INVALID` (NULL `db` or `fn`, a NULL bound with non-zero
+/// length), `BC_E_IO`, or `BC_E_CORRUPT` (a damaged record was skipped; the rest were visited).
+///
+/// # Safety
+/// Non-NULL bounds valid for their lengths; `fn` safe to call with `ctx`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bc_scan(
+    db: *mut bc_db,
+    start: *const u8,
+    slen: usize,
+    end: *const u8,
+    elen: usize,
+    r#fn: bc_fold_fn,
+    ctx: *mut c_void,
+) -> c_int {
+    boundary("bc_scan", || {
+        let db = as_db(db)?;
+        let Some(callback) = r#fn else {
+            return Err(Failure::invalid("fn must not be NULL"));
+        };
+        // A bound need not be a valid key (any length), so only the slice limit applies.
+        let bound = |p: *const u8, len: usize, what| -> Result<Option<&[u8]>, Failure> {
+            if p.is_null() && len == 0 {
+                return Ok(None);
+            }
+            // SAFETY: forwarded contract.
+            unsafe { bytes_arg(p, len, what, isize::MAX as u64) }.map(Some)
+        };
+        let start = bound(start, slen, "start")?;
+        let end = bound(end, elen, "end")?;
+        let flow = db.scan(start, end, fold_callback(callback, ctx))?;
+        Ok(if flow.is_break() { BC_STOPPED } else { BC_OK })
+    })
+}
+
+/// Calls `fn` for each live key that starts with `prefix` (`plen` bytes; `(NULL, 0)` matches
+/// every key), in ascending order. Same rules, cost and statuses as `bc_scan`.
+///
+/// # Safety
+/// `prefix` valid for `plen` bytes; `fn` safe to call with `ctx`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bc_scan_prefix(
+    db: *mut bc_db,
+    prefix: *const u8,
+    plen: usize,
+    r#fn: bc_fold_fn,
+    ctx: *mut c_void,
+) -> c_int {
+    boundary("bc_scan_prefix", || {
+        let db = as_db(db)?;
+        let Some(callback) = r#fn else {
+            return Err(Failure::invalid("fn must not be NULL"));
+        };
+        // SAFETY: forwarded contract.
+        let prefix = unsafe { bytes_arg(prefix, plen, "prefix", isize::MAX as u64) }?;
+        let flow = db.scan_prefix(prefix, fold_callback(callback, ctx))?;
+        Ok(if flow.is_break() { BC_STOPPED } else { BC_OK })
     })
 }

@@ -15,7 +15,9 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use crate::error::{Error, ErrorKind};
 
+pub mod batch;
 pub mod db;
+pub mod iter;
 pub mod options;
 
 /// Success.

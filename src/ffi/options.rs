@@ -233,3 +233,19 @@ pub unsafe extern "C" fn bc_options_set_auto_merge(o: *mut bc_options, on: c_int
         Ok(BC_OK)
     })
 }
+
+/// Store-wide expiry: every key reads as absent `secs` seconds after it was written (judged by
+/// the write time stored in its record, so it holds across reopens), and merge drops it. 0 (the
+/// default) means never. A per-key TTL from `bc_put_ttl` that ends sooner wins.
+///
+/// Returns `BC_OK`, or `BC_E_INVALID` for NULL `o`.
+///
+/// # Safety
+/// `o` must be NULL or a live pointer from `bc_options_new`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bc_options_set_expiry_secs(o: *mut bc_options, secs: u32) -> c_int {
+    boundary("bc_options_set_expiry_secs", || {
+        as_options(o)?.expiry_secs(secs);
+        Ok(BC_OK)
+    })
+}
