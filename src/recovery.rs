@@ -437,15 +437,18 @@ fn scan_file(
                 pos += rec_len;
             }
             Probe::Bad { claimed_len } => {
-                batch.discard(&mut outcome, pos);
                 match next_record(&mut reader, pos, claimed_len).map_err(io_err)? {
                     Some(next) => {
+                        batch.discard(&mut outcome, pos);
                         outcome.corrupt_records += 1;
                         outcome.corrupt_bytes += next - pos;
                         pos = next;
                     }
+                    // Nothing valid follows: in the last file that is a torn tail (a batch it
+                    // cut short is dropped with it and counted as truncated, not as damage).
                     None => {
                         if !is_tail {
+                            batch.discard(&mut outcome, pos);
                             outcome.corrupt_records += 1;
                             outcome.corrupt_bytes += len - pos;
                         }

@@ -116,6 +116,17 @@ fn a_batch_torn_at_any_byte_vanishes_whole() {
             );
         }
         assert_eq!(db.get(b"new").unwrap(), None, "cut at {cut}");
+        let s = db.stats();
+        assert_eq!(
+            s.truncated_bytes,
+            (cut - before.len()) as u64,
+            "cut at {cut}"
+        );
+        assert_eq!(
+            (s.corrupt_records, s.corrupt_bytes),
+            (0, 0),
+            "a torn tail is not damage"
+        );
         drop(db);
     }
     std::fs::write(&file, &after).unwrap();

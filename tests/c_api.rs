@@ -186,7 +186,9 @@ macro_rules! c_tests {
 
 c_tests! {
     c_basics => "test_basics.c",
+    c_batch => "test_batch.c",
     c_durability => "test_durability.c",
+    c_expiry => "test_expiry.c",
     c_fold => "test_fold.c",
     c_header => "test_header.c",
     c_locking => "test_locking.c",
@@ -196,6 +198,7 @@ c_tests! {
     c_options => "test_options.c",
     c_out_params => "test_out_params.c",
     c_recovery => "test_recovery.c",
+    c_scan => "test_scan.c",
     c_stats => "test_stats.c",
     c_threads => "test_threads.c",
 }
