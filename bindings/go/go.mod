@@ -1,0 +1,3 @@
+module bitcask
+
+go 1.19
