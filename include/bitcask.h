@@ -535,7 +535,8 @@ int bc_stats_get(struct bc_db *db, struct bc_stats *out);
 int bc_merge(struct bc_db *db);
 
 /**
- * Like `bc_put`, and the key expires `ttl_secs` (>= 1) seconds from now: from then on every read
+ * Like `bc_put`, and the key expires `ttl_secs` (>= 1) seconds from now (the clock has whole
+ * seconds: the key lives at least `ttl_secs` and less than `ttl_secs + 1` seconds): from then on every read
  * (get, contains, fold, fold_keys, scans, iterators) treats it as absent, also after a reopen,
  * and a merge drops it. A later `bc_put` of the key makes it permanent again. A store-wide
  * expiry (`bc_options_set_expiry_secs`) that ends sooner wins.
@@ -752,7 +753,8 @@ int bc_options_set_merge_trigger(struct bc_options *o,
 int bc_options_set_auto_merge(struct bc_options *o, int on);
 
 /**
- * Store-wide expiry: every key reads as absent `secs` seconds after it was written (judged by
+ * Store-wide expiry: every key reads as absent `secs` seconds (at least, and less than `secs + 1`)
+ * after it was written (judged by
  * the write time stored in its record, so it holds across reopens), and merge drops it. 0 (the
  * default) means never. A per-key TTL from `bc_put_ttl` that ends sooner wins.
  *

@@ -306,7 +306,13 @@ impl Bitcask {
                 "ttl_secs must be at least 1 (use put for no expiry)",
             ));
         }
-        inner.put_expiring(key, value, now_secs().saturating_add(ttl_secs))
+        // The clock has whole seconds: one more second makes the key last at least `ttl_secs`
+        // (and less than `ttl_secs + 1`), never less.
+        inner.put_expiring(
+            key,
+            value,
+            now_secs().saturating_add(ttl_secs).saturating_add(1),
+        )
     }
 
     /// Removes `key`. Returns whether it was present; nothing is written when it was not.

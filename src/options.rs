@@ -173,7 +173,8 @@ impl Options {
         let store_wide = if self.expiry_secs == 0 {
             0
         } else {
-            timestamp.saturating_add(self.expiry_secs)
+            // The write time is truncated to the second: + 1 so a key lives at least `secs`.
+            timestamp.saturating_add(self.expiry_secs).saturating_add(1)
         };
         match (record_expiry, store_wide) {
             (0, e) | (e, 0) => e,

@@ -127,3 +127,26 @@ fn store_wide_expiry_counts_from_the_write_time() {
     let db = Bitcask::open(dir.path(), &o).unwrap();
     assert!(db.is_empty());
 }
+
+#[test]
+fn a_ttl_is_a_minimum_lifetime_whatever_the_clock_granularity() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Bitcask::open(dir.path(), &Options::default()).unwrap();
+    let millis = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_millis()
+    };
+    // Just before a second boundary...
+    while millis() < 940 {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    db.put_ttl(b"edge", b"v", 1).unwrap();
+    // ...and just after it: far less than a second has passed.
+    while millis() >= 900 {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(Duration::from_millis(30));
+    assert!(db.contains(b"edge").unwrap(), "a 1-second TTL ended within ~100 ms");
+}

@@ -460,7 +460,8 @@ pub unsafe extern "C" fn bc_merge(db: *mut bc_db) -> c_int {
     })
 }
 
-/// Like `bc_put`, and the key expires `ttl_secs` (>= 1) seconds from now: from then on every read
+/// Like `bc_put`, and the key expires `ttl_secs` (>= 1) seconds from now (the clock has whole
+/// seconds: the key lives at least `ttl_secs` and less than `ttl_secs + 1` seconds): from then on every read
 /// (get, contains, fold, fold_keys, scans, iterators) treats it as absent, also after a reopen,
 /// and a merge drops it. A later `bc_put` of the key makes it permanent again. A store-wide
 /// expiry (`bc_options_set_expiry_secs`) that ends sooner wins.

@@ -234,7 +234,8 @@ pub unsafe extern "C" fn bc_options_set_auto_merge(o: *mut bc_options, on: c_int
     })
 }
 
-/// Store-wide expiry: every key reads as absent `secs` seconds after it was written (judged by
+/// Store-wide expiry: every key reads as absent `secs` seconds (at least, and less than `secs + 1`)
+/// after it was written (judged by
 /// the write time stored in its record, so it holds across reopens), and merge drops it. 0 (the
 /// default) means never. A per-key TTL from `bc_put_ttl` that ends sooner wins.
 ///
