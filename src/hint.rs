@@ -159,6 +159,22 @@ pub(crate) fn load(
     data_len: u64,
     apply: &mut dyn FnMut(Entry<'_>),
 ) -> Option<HintSummary> {
+    load_all(dir, id, order, data_len, &mut |entries| {
+        for &e in entries {
+            apply(e);
+        }
+    })
+}
+
+/// Like [`load`], but hands over all entries at once (in file order), so the caller can apply
+/// them in parallel.
+pub(crate) fn load_all(
+    dir: &Path,
+    id: u32,
+    order: u32,
+    data_len: u64,
+    apply: &mut dyn FnMut(&[Entry<'_>]),
+) -> Option<HintSummary> {
     let mut bytes = Vec::new();
     File::open(format::hint_path(dir, id))
         .and_then(|mut f| f.read_to_end(&mut bytes))
@@ -176,10 +192,27 @@ pub(crate) fn load(
     if entries.len() as u64 != summary.entries {
         return None;
     }
-    for e in entries {
-        apply(e);
-    }
+    apply(&entries);
     Some(summary)
+}
+
+/// The entry count a hint's footer claims, read without loading the hint (0 if unreadable). Used
+/// only to size the keydir before a load; the hint is verified when it is loaded.
+pub(crate) fn entry_count(dir: &Path, id: u32) -> u64 {
+    use std::os::unix::fs::FileExt;
+    let Ok(f) = File::open(format::hint_path(dir, id)) else {
+        return 0;
+    };
+    let Ok(len) = f.metadata().map(|m| m.len()) else {
+        return 0;
+    };
+    let mut word = [0u8; 8];
+    if len < (FILE_HEADER_LEN + FOOTER_LEN) as u64
+        || f.read_exact_at(&mut word, len - FOOTER_LEN as u64).is_err()
+    {
+        return 0;
+    }
+    u64::from_le_bytes(word)
 }
 
 fn verify(bytes: &[u8], dir: &Path, id: u32, order: u32, data_len: u64) -> Option<HintSummary> {

@@ -870,6 +870,15 @@ impl KeyDir {
             .collect()
     }
 
+    /// Number of shards: keys with different [`KeyDir::shard_index`] never contend, so work can be
+    /// split across threads by shard.
+    pub const SHARDS: usize = SHARDS;
+
+    /// The shard `key` lives in, `0..KeyDir::SHARDS`.
+    pub fn shard_index(&self, key: &[u8]) -> usize {
+        shard_of(self.hasher.hash(key))
+    }
+
     /// Number of live keys. Not a snapshot: shards are counted one after another.
     pub fn len(&self) -> usize {
         self.shards.iter().map(|s| s.0.read().len).sum()

@@ -147,7 +147,13 @@ pub(crate) fn load(dir: &Path, repair: bool, opts: &Options) -> Result<Loaded> {
     }
     headers.sort_by_key(|&(id, order, ..)| (order, id));
 
-    let keydir = KeyDir::new();
+    // Size the keydir from the hints' entry counts (an upper bound on the keys they hold, capped
+    // against damaged footers), so a large load does not rehash its way up.
+    let hinted: u64 = headers
+        .iter()
+        .map(|&(id, ..)| hint::entry_count(dir, id).min(1 << 32))
+        .sum();
+    let keydir = KeyDir::with_capacity(hinted.min(1 << 32) as usize);
     let mut files: BTreeMap<u32, FileMeta> = headers
         .iter()
         .map(|&(id, order, _, len)| (id, FileMeta::new(order, len)))
@@ -159,15 +165,17 @@ pub(crate) fn load(dir: &Path, repair: bool, opts: &Options) -> Result<Loaded> {
     for (index, (id, order, header_ok, len)) in headers.into_iter().enumerate() {
         let path = format::data_path(dir, id);
         let is_tail = Some(index) == last;
+        let from_hint = if header_ok {
+            hint::load_all(dir, id, order, len, &mut |entries| {
+                any_expiring |= apply_parallel(&keydir, &mut files, entries, opts, now);
+            })
+        } else {
+            None
+        };
         let mut apply = |e: Entry<'_>| {
             let expires = opts.expires_at(e.timestamp, e.expiry);
             any_expiring |= expires != 0;
             apply_entry(&keydir, &mut files, &e, expires, now)
-        };
-        let from_hint = if header_ok {
-            hint::load(dir, id, order, len, &mut apply)
-        } else {
-            None
         };
         let outcome = match from_hint {
             Some(summary) => {
@@ -226,8 +234,72 @@ pub(crate) fn load(dir: &Path, repair: bool, opts: &Options) -> Result<Loaded> {
     })
 }
 
+/// Applies a file's entries (in file order) on several threads, each owning a disjoint set of
+/// keydir shards: a key's entries all go to one thread, in order, so the result is the same as
+/// applying them one by one, but a large reopen uses every core. Returns whether any key may
+/// expire.
+fn apply_parallel(
+    keydir: &KeyDir,
+    files: &mut BTreeMap<u32, FileMeta>,
+    entries: &[Entry<'_>],
+    opts: &Options,
+    now: u32,
+) -> bool {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 8);
+    if threads == 1 || entries.len() < 64 * 1024 {
+        let mut any = false;
+        for e in entries {
+            let expires = opts.expires_at(e.timestamp, e.expiry);
+            any |= expires != 0;
+            apply_entry(keydir, files, e, expires, now);
+        }
+        return any;
+    }
+    // Each thread counts live-byte changes per file in its own copy; they are summed after.
+    let results: Vec<(BTreeMap<u32, FileMeta>, bool)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let mut mine: BTreeMap<u32, FileMeta> = files
+                    .iter()
+                    .map(|(&id, m)| (id, FileMeta { live: 0, ..*m }))
+                    .collect();
+                s.spawn(move || {
+                    let mut any = false;
+                    for e in entries {
+                        if keydir.shard_index(e.key) % threads != t {
+                            continue;
+                        }
+                        let expires = opts.expires_at(e.timestamp, e.expiry);
+                        any |= expires != 0;
+                        apply_entry(keydir, &mut mine, e, expires, now);
+                    }
+                    (mine, any)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a load thread panicked"))
+            .collect()
+    });
+    let mut any = false;
+    for (mine, a) in results {
+        any |= a;
+        for (id, m) in mine {
+            if let Some(f) = files.get_mut(&id) {
+                f.live = f.live.wrapping_add(m.live);
+            }
+        }
+    }
+    any
+}
+
 /// Applies one replayed record to the keydir and the per-file live byte counts. A record already
-/// expired at `now` deletes its key like a tombstone (its bytes stay dead).
+/// expired at `now` deletes its key like a tombstone (its bytes stay dead). The counts wrap
+/// rather than check: a parallel load's per-thread copies may dip "below zero" when a key's older
+/// record was counted by another pass; their sums come out exact.
 pub(crate) fn apply_entry(
     keydir: &KeyDir,
     files: &mut BTreeMap<u32, FileMeta>,
@@ -240,14 +312,14 @@ pub(crate) fn apply_entry(
         keydir.remove(e.key)
     } else {
         if let Some(m) = files.get_mut(&e.loc.file_id) {
-            m.live += e.loc.len as u64;
+            m.live = m.live.wrapping_add(e.loc.len as u64);
         }
         keydir.insert(e.key, loc)
     };
     if let Some(old) = old
         && let Some(m) = files.get_mut(&old.file_id)
     {
-        m.live -= old.len as u64;
+        m.live = m.live.wrapping_sub(old.len as u64);
     }
 }
 

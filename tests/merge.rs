@@ -387,3 +387,49 @@ fn a_read_only_handle_opened_before_a_merge_reports_a_clear_error() {
         value(0, 0)
     );
 }
+
+#[test]
+fn a_large_reopen_from_hints_matches_a_reopen_by_scanning() {
+    // Large enough (> 64 Ki entries per hint) that hint entries are applied on several threads.
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = Options::default();
+    o.max_file_size(8 << 20).unwrap();
+    let db = Bitcask::open(dir.path(), &o).unwrap();
+    for round in 0..2u32 {
+        for i in 0..150_000u32 {
+            db.put(&i.to_le_bytes(), &[round as u8; 20]).unwrap();
+        }
+    }
+    for i in (0..150_000u32).step_by(5) {
+        db.delete(&i.to_le_bytes()).unwrap();
+    }
+    db.close().unwrap();
+    let from_hints = Bitcask::open(dir.path(), &o).unwrap();
+    let a = from_hints.stats();
+    assert_eq!(a.data_files_scanned, 0);
+    let values: Vec<Option<Vec<u8>>> = (0..150_000u32)
+        .map(|i| from_hints.get(&i.to_le_bytes()).unwrap())
+        .collect();
+    drop(from_hints);
+    for e in std::fs::read_dir(dir.path()).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "hint") {
+            std::fs::remove_file(p).unwrap();
+        }
+    }
+    let scanned = Bitcask::open(dir.path(), &o).unwrap();
+    let b = scanned.stats();
+    assert_eq!(b.hint_files_loaded, 0);
+    assert_eq!(
+        (a.keys, a.live_bytes, a.dead_bytes),
+        (b.keys, b.live_bytes, b.dead_bytes)
+    );
+    assert_eq!(a.keys, 120_000);
+    for i in 0..150_000u32 {
+        assert_eq!(
+            scanned.get(&i.to_le_bytes()).unwrap(),
+            values[i as usize],
+            "key {i}"
+        );
+    }
+}
