@@ -50,7 +50,9 @@ fn main() {
     println!("put (no sync)          {put:>8.0}");
     let get = time_ns_per_op(n, || {
         for i in 0..n {
-            let found = db.get_with(&key(i.wrapping_mul(7919) % n), |v| v.len()).unwrap();
+            let found = db
+                .get_with(&key(i.wrapping_mul(7919) % n), |v| v.len())
+                .unwrap();
             assert_eq!(found, Some(100));
         }
     });

@@ -148,5 +148,8 @@ fn a_ttl_is_a_minimum_lifetime_whatever_the_clock_granularity() {
         std::thread::sleep(Duration::from_millis(5));
     }
     std::thread::sleep(Duration::from_millis(30));
-    assert!(db.contains(b"edge").unwrap(), "a 1-second TTL ended within ~100 ms");
+    assert!(
+        db.contains(b"edge").unwrap(),
+        "a 1-second TTL ended within ~100 ms"
+    );
 }
