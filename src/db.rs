@@ -130,6 +130,8 @@ pub(crate) struct ActiveFile {
     pub(crate) next_id: u32,
     /// Bytes appended through this handle so far: the position group commit syncs up to.
     appended: u64,
+    /// The file had a valid hint at open (so with nothing appended, close need not write one).
+    hinted: bool,
 }
 
 /// Group commit. `synced` is the `appended` position known durable; one thread at a time runs
@@ -168,7 +170,7 @@ impl Bitcask {
             None
         } else {
             Some(match loaded.resume {
-                Some((id, len)) => {
+                Some((id, len, hinted)) => {
                     let path = format::data_path(&dir, id);
                     let file = OpenOptions::new()
                         .read(true)
@@ -185,6 +187,7 @@ impl Bitcask {
                         len,
                         next_id: loaded.next_id,
                         appended: 0,
+                        hinted,
                     }
                 }
                 None => {
@@ -196,6 +199,7 @@ impl Bitcask {
                         len: FILE_HEADER_LEN as u64,
                         next_id: id + 1,
                         appended: 0,
+                        hinted: false,
                     }
                 }
             })
@@ -566,10 +570,13 @@ impl Bitcask {
             .file
             .sync_data()
             .map_err(|e| Error::io("sync data file at close", inner.data_path(active.id), e))?;
-        // Closing seals the active file: give it a hint so the next open reads no values. The
-        // next open appends to it again and drops the hint then.
+        // Closing seals the active file: give it a hint so the next open reads no values, unless
+        // nothing was appended since the open and its hint is still there.
         let order = inner.write.lock().files.get(&active.id).map(|m| m.order);
-        if let Some(order) = order {
+        let hint_current = active.appended == 0 && active.hinted;
+        if let Some(order) = order
+            && !hint_current
+        {
             let _ = recovery::build_hint(&inner.dir, active.id, order);
         }
         Ok(())
@@ -861,6 +868,7 @@ impl Inner {
         active.id = id;
         active.len = FILE_HEADER_LEN as u64;
         active.next_id = id + 1;
+        active.hinted = false;
         self.bg.lock().hints.push_back(sealed);
         self.bg_cv.notify_all();
         Ok(())

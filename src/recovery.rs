@@ -76,9 +76,9 @@ pub(crate) struct Loaded {
     /// Every data file, by id.
     pub files: BTreeMap<u32, FileMeta>,
     pub stats: LoadStats,
-    /// The file writing may resume in (last in log order, written by the writer, not full), and
-    /// the length it must be cut to.
-    pub resume: Option<(u32, u64)>,
+    /// The file writing may resume in (last in log order, written by the writer, not full), the
+    /// length it must be cut to, and whether its hint was valid.
+    pub resume: Option<(u32, u64, bool)>,
     /// One above the largest file id seen (data or hint), the next id to create.
     pub next_id: u32,
     /// Sealed files that had no valid hint: a read-write handle writes theirs in the background.
@@ -214,9 +214,9 @@ pub(crate) fn load(dir: &Path, repair: bool, opts: &Options) -> Result<Loaded> {
             // A file with a damaged header is read but never appended to again.
             let writable = (header_ok || len < FILE_HEADER_LEN as u64) && order == id;
             if repair && writable && kept_len < max_file_size {
-                resume = Some((id, kept_len));
-                // Appending will make its hint stale; drop it now rather than leave a lie.
-                let _ = fs::remove_file(format::hint_path(dir, id));
+                // Its hint stays: appending makes it stale (the length check), and if nothing is
+                // appended, close need not write it again.
+                resume = Some((id, kept_len, from_hint.is_some()));
             } else if repair && from_hint.is_none() && header_ok {
                 missing_hints.push(id);
             }

@@ -433,3 +433,35 @@ fn a_large_reopen_from_hints_matches_a_reopen_by_scanning() {
         );
     }
 }
+
+#[test]
+fn close_rewrites_the_last_files_hint_only_after_appends() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Bitcask::open(dir.path(), &Options::default()).unwrap();
+    db.put(b"k", b"v").unwrap();
+    db.close().unwrap();
+    let hint = data_files(dir.path())[0].with_extension("hint");
+    let inode = |p: &std::path::Path| {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(p).unwrap().ino()
+    };
+    let first = inode(&hint);
+    // Open and close without writing: the hint (loaded at open) is kept as it is.
+    Bitcask::open(dir.path(), &Options::default())
+        .unwrap()
+        .close()
+        .unwrap();
+    assert_eq!(
+        inode(&hint),
+        first,
+        "an unchanged file's hint was rewritten"
+    );
+    // After an append the old hint is stale; close writes a new one (a new file, renamed in).
+    let db = Bitcask::open(dir.path(), &Options::default()).unwrap();
+    db.put(b"k2", b"v2").unwrap();
+    db.close().unwrap();
+    assert_ne!(inode(&hint), first);
+    let db = Bitcask::open(dir.path(), &Options::default()).unwrap();
+    assert_eq!(db.stats().data_files_scanned, 0);
+    assert_eq!(db.get(b"k2").unwrap().as_deref(), Some(&b"v2"[..]));
+}
