@@ -38,7 +38,7 @@ use crate::recovery::{self, FileMeta, LoadStats};
 
 /// Read-ahead for folds.
 const FOLD_CHUNK: usize = 1 << 20;
-/// A thread's reusable read buffer is released after a read larger than this.
+/// A thread's reusable record-encoding buffer is released after a record larger than this.
 const KEEP_READ_BUF: usize = 4 << 20;
 
 /// A snapshot of a store's counters.
@@ -205,7 +205,7 @@ impl Bitcask {
             })
         };
         let inner = Arc::new(Inner {
-            files: FileCache::new(dir.clone(), opts.max_open_files),
+            files: FileCache::new(dir.clone(), opts.max_open_files, opts.max_file_size),
             dir,
             opts: opts.clone(),
             keydir: loaded.keydir,
@@ -352,17 +352,7 @@ impl Bitcask {
             let Some(loc) = self.inner.live_loc(key) else {
                 return Ok(None);
             };
-            let result = READ_BUF.with(|cell| match cell.try_borrow_mut() {
-                Ok(mut buf) => {
-                    let r = self.inner.read_value(key, loc, &mut buf, &mut f);
-                    if buf.capacity() > KEEP_READ_BUF {
-                        *buf = Vec::new();
-                    }
-                    r
-                }
-                // Only reachable if `f` itself reads from a store; use a private buffer then.
-                Err(_) => self.inner.read_value(key, loc, &mut Vec::new(), &mut f),
-            });
+            let result = self.inner.read_value(key, loc, &mut f);
             match result {
                 Ok(r) => return Ok(Some(r)),
                 // A merge moved the key and deleted the file between our lookup and our read:
@@ -589,10 +579,6 @@ impl Drop for Bitcask {
     }
 }
 
-thread_local! {
-    static READ_BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
-}
-
 /// One keydir change of an append: the record for `key` is `len` bytes long.
 pub(crate) struct Op<'a> {
     pub(crate) key: &'a [u8],
@@ -722,16 +708,25 @@ impl Inner {
         self.poisoned.store(true, Ordering::Release);
     }
 
+    /// Verifies the record at `loc` in place (in the file's memory map) and hands its value to
+    /// `f`: no copy of the record, one copy of the value by `f` at most.
     fn read_value<R>(
         &self,
         key: &[u8],
         loc: Loc,
-        buf: &mut Vec<u8>,
         f: &mut Option<impl FnOnce(&[u8]) -> R>,
     ) -> Result<R> {
-        let range = self.read_at(key, loc, buf)?;
-        let f = f.take().expect("called once: a successful read returns");
-        Ok(f(&buf[range]))
+        let outcome =
+            self.files
+                .with_bytes(loc.file_id, loc.offset as u64, loc.len as usize, |record| {
+                    let rec = verify_record(record, &loc)?;
+                    if rec.key != key {
+                        return Err("record holds a different key than the index says".to_string());
+                    }
+                    let f = f.take().expect("called once: a successful read returns");
+                    Ok(f(rec.value))
+                })?;
+        outcome.map_err(|why| Error::corrupt(self.data_path(loc.file_id), loc.offset as u64, why))
     }
 
     /// Reads the record at `loc` into `buf`, checks its CRC and that it holds `key`, and returns

@@ -212,7 +212,10 @@ pub(crate) fn entry_count(dir: &Path, id: u32) -> u64 {
     {
         return 0;
     }
-    u64::from_le_bytes(word)
+    // The footer is not verified here; bound the claim by what the file could hold, so a
+    // damaged count cannot make the caller reserve absurd memory.
+    let most = (len - (FILE_HEADER_LEN + FOOTER_LEN) as u64) / (ENTRY_FIXED_LEN as u64 + 2);
+    u64::from_le_bytes(word).min(most)
 }
 
 fn verify(bytes: &[u8], dir: &Path, id: u32, order: u32, data_len: u64) -> Option<HintSummary> {
