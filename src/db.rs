@@ -2,7 +2,7 @@
 //!
 //! # Concurrency
 //! - Reads take one keydir shard read lock (for the lookup only) and one read lock on the file
-//!   cache, then `pread`. They never wait for a disk write or an fsync.
+//!   cache, then copy out of the file's memory map. They never wait for a disk write or an fsync.
 //! - Writes are serialised by one mutex held for the append (`pwrite`) and the keydir update, so
 //!   the keydir always reflects a prefix of the log. fsync happens outside that mutex (see
 //!   [`SyncState`]): under `SyncMode::Always`, writers that appended while an fsync was running all

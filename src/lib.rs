@@ -2,7 +2,7 @@
 //!
 //! A store is a directory of append-only data files. Every write appends one record to the active
 //! file; an in-memory index (the keydir) maps each live key to the file, offset and length of its
-//! newest record, so a read is one hash lookup and one `pread`.
+//! newest record, so a read is one hash lookup and one read of a memory-mapped file.
 //!
 //! ```
 //! use bitcask::{Bitcask, Options};
