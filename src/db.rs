@@ -39,7 +39,7 @@ use crate::recovery::{self, FileMeta, LoadStats};
 /// Read-ahead for folds.
 const FOLD_CHUNK: usize = 1 << 20;
 /// A thread's reusable record-encoding buffer is released after a record larger than this.
-const KEEP_READ_BUF: usize = 4 << 20;
+const KEEP_RECORD_BUF: usize = 4 << 20;
 
 /// A snapshot of a store's counters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -613,7 +613,7 @@ fn with_record<R>(
         buf.clear();
         format::encode_record(buf, flags, now_secs(), expiry, key, value);
         let r = f(buf);
-        if buf.capacity() > KEEP_READ_BUF {
+        if buf.capacity() > KEEP_RECORD_BUF {
             *buf = Vec::new();
         }
         r

@@ -1,5 +1,6 @@
 /* counter.c - counts how often it has run, in a bitcask store: a consumer of the INSTALLED
- * library, built through find_package(bitcask) (see CMakeLists.txt next to it).
+ * library, built both through pkg-config (examples/pkgconfig/Makefile) and through
+ * find_package(bitcask) (examples/find_package/CMakeLists.txt).
  *   ./counter /tmp/counter-store   ->  "bitcask 0.1.0: runs = 1"  (2 on the next run)
  * Prints exactly one line on stdout on success; any failure goes to stderr with exit status 1. */
 #include <stdio.h>
