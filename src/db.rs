@@ -499,6 +499,27 @@ impl Bitcask {
         inner.sync_upto(appended)
     }
 
+    /// The active data file's id and how many of its bytes are known durable (fsynced): every
+    /// sealed file is wholly durable, so this is the store's whole durable state. None on a
+    /// read-only handle. For crash tests that simulate power loss by cutting the active file
+    /// back to this length; not a stable API.
+    #[doc(hidden)]
+    pub fn durable_position(&self) -> Option<(u32, u64)> {
+        let inner = &*self.inner;
+        let w = inner.write.lock();
+        let active = w.active.as_ref()?;
+        let synced = inner.sync.progress.lock().synced;
+        // Rotation syncs the sealed file, so `synced` never lags behind this file's start.
+        let unsynced = active.appended.saturating_sub(synced);
+        Some((
+            active.id,
+            active
+                .len
+                .saturating_sub(unsynced)
+                .max(FILE_HEADER_LEN as u64),
+        ))
+    }
+
     /// Current counters.
     pub fn stats(&self) -> Stats {
         let inner = &*self.inner;

@@ -155,3 +155,29 @@ fn errors_have_actionable_messages() {
     assert!(matches!(err, Error::InvalidArgument(_)));
     assert!(err.to_string().contains("not a directory"), "{err}");
 }
+
+#[test]
+fn durable_position_trails_unsynced_writes_and_catches_up_on_sync() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path());
+    let (id, start) = db.durable_position().unwrap();
+    db.put(b"k", b"v").unwrap();
+    assert_eq!(
+        db.durable_position(),
+        Some((id, start)),
+        "SyncMode::None: nothing synced yet"
+    );
+    db.sync().unwrap();
+    let (id2, synced) = db.durable_position().unwrap();
+    assert_eq!(id2, id);
+    assert!(
+        synced > start,
+        "the put is durable after sync: {synced} > {start}"
+    );
+    drop(db);
+
+    let mut opts = Options::default();
+    opts.read_only(true);
+    let ro = Bitcask::open(dir.path(), &opts).unwrap();
+    assert_eq!(ro.durable_position(), None);
+}
