@@ -75,6 +75,22 @@ pub struct Stats {
     pub data_files_scanned: u64,
 }
 
+/// One data file, as [`Bitcask::file_stats`] reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileStats {
+    pub id: u32,
+    /// The file's place in log order (`docs/FORMAT.md`): merge outputs sort before later files.
+    pub order: u32,
+    /// Bytes, header included.
+    pub len: u64,
+    /// Bytes of records holding a live key's current value.
+    pub live_bytes: u64,
+    /// Bytes a merge can drop: overwritten and deleted values, tombstones, damage.
+    pub dead_bytes: u64,
+    /// Whether this handle appends to it (never on a read-only handle).
+    pub active: bool,
+}
+
 /// An open Bitcask store. Share it between threads by reference or `Arc`; every method takes
 /// `&self`. Dropping it closes it (use [`Bitcask::close`] to see the error, if any).
 pub struct Bitcask {
@@ -549,6 +565,27 @@ impl Bitcask {
             }
         }
         s
+    }
+
+    /// Every data file with its size and how many of its bytes hold live values, in log order
+    /// (for inspection tools; [`Bitcask::stats`] has the totals).
+    pub fn file_stats(&self) -> Vec<FileStats> {
+        let w = self.inner.write.lock();
+        let active = w.active.as_ref().map(|a| a.id);
+        let mut v: Vec<FileStats> = w
+            .files
+            .iter()
+            .map(|(&id, m)| FileStats {
+                id,
+                order: m.order,
+                len: m.len,
+                live_bytes: m.live,
+                dead_bytes: m.dead(),
+                active: Some(id) == active,
+            })
+            .collect();
+        v.sort_by_key(|f| (f.order, f.id));
+        v
     }
 
     /// Syncs, stops background work, releases the lock. Reports a failed final sync.
