@@ -510,6 +510,9 @@ fn scan_file(
             }
             Probe::Bad { claimed_len } => {
                 match next_record(&mut reader, pos, claimed_len).map_err(io_err)? {
+                    // A damaged record that ends the last file is a write the crash cut short
+                    // (the size reached the disk, not all the data): a torn tail, not damage.
+                    Some(next) if is_tail && next == len => pos = len,
                     Some(next) => {
                         batch.discard(&mut outcome, pos);
                         outcome.corrupt_records += 1;
