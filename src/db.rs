@@ -418,7 +418,10 @@ impl Bitcask {
         mut f: impl FnMut(&[u8], &[u8]) -> ControlFlow<()>,
     ) -> Result<ControlFlow<()>> {
         let inner = &*self.inner;
-        let mut locs = Vec::new();
+        // Each location with its key (at `keys[at..at + len]`): a record is served only if it
+        // holds the key the index filed it under, as every read checks (FORMAT.md, rule 6).
+        let mut locs: Vec<(Loc, usize, usize)> = Vec::new();
+        let mut keys = Vec::new();
         let order: BTreeMap<u32, u32>;
         let _pin;
         {
@@ -428,18 +431,19 @@ impl Bitcask {
             _pin = self.inner.pin();
             locs.reserve(inner.keydir.len());
             let now = now_secs();
-            inner.keydir.for_each(|_, loc| {
+            inner.keydir.for_each(|key, loc| {
                 if !loc.expired_at(now) {
-                    locs.push(loc)
+                    locs.push((loc, keys.len(), key.len()));
+                    keys.extend_from_slice(key);
                 }
             });
             order = w.files.iter().map(|(&id, m)| (id, m.order)).collect();
         }
         let order_of = |id: u32| order.get(&id).copied().unwrap_or(id);
-        locs.sort_unstable_by_key(|l| (order_of(l.file_id), l.file_id, l.offset));
+        locs.sort_unstable_by_key(|(l, ..)| (order_of(l.file_id), l.file_id, l.offset));
         let mut first_damage = None;
-        for group in locs.chunk_by(|a, b| a.file_id == b.file_id) {
-            let id = group[0].file_id;
+        for group in locs.chunk_by(|a, b| a.0.file_id == b.0.file_id) {
+            let id = group[0].0.file_id;
             let path = format::data_path(&inner.dir, id);
             let file =
                 File::open(&path).map_err(|e| Error::io("open data file", path.clone(), e))?;
@@ -448,11 +452,18 @@ impl Bitcask {
                 .map_err(|e| Error::io("stat data file", path.clone(), e))?
                 .len();
             let mut reader = SeqReader::new(&file, len, FOLD_CHUNK);
-            for loc in group {
+            for &(loc, at, klen) in group {
                 let bytes = reader
                     .bytes_at(loc.offset as u64, loc.len as usize)
                     .map_err(|e| Error::io("read data file", path.clone(), e))?;
-                match verify_record(bytes, loc) {
+                let checked = verify_record(bytes, &loc).and_then(|rec| {
+                    if rec.key == &keys[at..at + klen] {
+                        Ok(rec)
+                    } else {
+                        Err("record holds a different key than the index says".into())
+                    }
+                });
+                match checked {
                     Ok(rec) => {
                         if f(rec.key, rec.value).is_break() {
                             return Ok(ControlFlow::Break(()));

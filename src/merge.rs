@@ -180,6 +180,11 @@ impl Commit {
         };
         let inputs = list()?;
         let outputs = list()?;
+        // Every merge writes at least one output (its marker is named after the first); a record
+        // without one is not a merge this library wrote.
+        if outputs.is_empty() {
+            return None;
+        }
         Some(Commit { inputs, outputs })
     }
 }
