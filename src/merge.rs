@@ -590,7 +590,9 @@ impl Inner {
                 timestamp,
                 expiry,
             };
-            let to_loc = out.append(bytes, &entry)?;
+            // A copied batch record stands alone: kept with its flags, a batch whose other
+            // records are dead would look unfinished to a scan and be dropped whole.
+            let to_loc = out.append(&format::without_batch_flags(bytes), &entry)?;
             moved.push(Moved {
                 key_end: keys.len(),
                 from: loc,
