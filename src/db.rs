@@ -108,6 +108,8 @@ pub(crate) struct Inner {
     sync: SyncState,
     poisoned: AtomicBool,
     poison_reason: Mutex<String>,
+    /// Fault injection for tests: the next data-file fsync fails (see `fail_next_sync`).
+    fail_next_sync: AtomicBool,
     shutdown: Mutex<bool>,
     shutdown_cv: Condvar,
     /// Serialises merges and hint writing: both read sealed files a merge may retire.
@@ -242,6 +244,7 @@ impl Bitcask {
             },
             poisoned: AtomicBool::new(false),
             poison_reason: Mutex::new(String::new()),
+            fail_next_sync: AtomicBool::new(false),
             shutdown: Mutex::new(false),
             shutdown_cv: Condvar::new(),
             maint: Mutex::new(()),
@@ -545,6 +548,13 @@ impl Bitcask {
                 .saturating_sub(unsynced)
                 .max(FILE_HEADER_LEN as u64),
         ))
+    }
+
+    /// Makes the next fsync of a data file by this handle fail with EIO, as a failing disk would,
+    /// so tests can check that the handle poisons itself. Not a stable API.
+    #[doc(hidden)]
+    pub fn fail_next_sync(&self) {
+        self.inner.fail_next_sync.store(true, Ordering::Release);
     }
 
     /// Current counters.
@@ -914,7 +924,7 @@ impl Inner {
         files: &mut BTreeMap<u32, FileMeta>,
     ) -> Result<()> {
         let sealed = active.id;
-        active.file.sync_data().map_err(|e| {
+        self.sync_data_file(&active.file).map_err(|e| {
             let err = Error::io("sync data file being sealed", self.data_path(sealed), e);
             self.poison(err.to_string());
             err
@@ -971,8 +981,8 @@ impl Inner {
                     .map(|a| (Arc::clone(&a.file), a.id, a.appended))
             };
             let result = match &snapshot {
-                Some((file, id, _)) => file
-                    .sync_data()
+                Some((file, id, _)) => self
+                    .sync_data_file(file)
                     .map_err(|e| Error::io("sync data file", self.data_path(*id), e)),
                 None => Ok(()),
             };
@@ -991,6 +1001,14 @@ impl Inner {
                 return Ok(());
             }
         }
+    }
+
+    /// fdatasync of a data file being written, failing once on request (`fail_next_sync`).
+    fn sync_data_file(&self, file: &File) -> io::Result<()> {
+        if self.fail_next_sync.swap(false, Ordering::AcqRel) {
+            return Err(io::Error::from_raw_os_error(libc::EIO));
+        }
+        file.sync_data()
     }
 
     /// Body of the `SyncMode::Interval` thread.
