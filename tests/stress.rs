@@ -162,7 +162,7 @@ fn parse_key(k: &[u8]) -> Result<usize, String> {
 }
 
 fn worker(db: &Bitcask, s: &Shared, t: usize, ops: u64, seed: u64) -> Result<(), String> {
-    let mut rng = Rng::new(seed ^ (t as u64 + 1) * 0x51_7CC1);
+    let mut rng = Rng::new(seed ^ ((t as u64 + 1) * 0x51_7CC1));
     let mine = t * KEYS_PER_THREAD..(t + 1) * KEYS_PER_THREAD;
     let mut next_n = vec![1u64; KEYS_PER_THREAD];
     let mut r = Reader {
