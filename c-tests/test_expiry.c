@@ -89,7 +89,8 @@ static int seen_kv(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, siz
     }
     memcpy(s->k[s->n], k, kl);
     s->k[s->n][kl] = '\0';
-    memcpy(s->v[s->n], v, vl);
+    if (vl > 0) /* v is NULL for keys only; memcpy(_, NULL, 0) is still undefined */
+        memcpy(s->v[s->n], v, vl);
     s->v[s->n][vl] = '\0';
     s->n++;
     return 0;
