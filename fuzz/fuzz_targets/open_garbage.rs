@@ -1,0 +1,280 @@
+//! Opens a store directory whose data, hint and merge-record files hold arbitrary bytes, then
+//! reads everything every way the API offers. Open may fail with an error; nothing may panic,
+//! hang or crash, every key the index lists must read back consistently through get, fold,
+//! scan and the iterator, and a read-write reopen (which repairs the log) must serve exactly
+//! what the first open served.
+//!
+//! Input: one config byte, then files, each `[tag][len: u16 LE][len payload bytes]`:
+//! - `tag & 3`: 0 `<id>.data`, 1 `<id>.hint`, 2 `merge.tmp/COMMIT`, 3 `MERGED-<id>`;
+//! - `(tag >> 2) & 7`: id - 1 (ids 1..=8, so files collide and replace each other);
+//! - bit 5: put a valid file header (or merge magic) in front of the payload;
+//! - bit 6: give the payload valid checksums: every record of a data file that decodes, a hint's
+//!   footer (the payload ends with its entry count and two damage counters; the harness adds
+//!   the data file's length, its tail CRC and the hint's CRC), a merge record's trailing CRC;
+//! - bit 7: the header's `order` is 1 instead of the id (as files written by a merge have).
+//!
+//! Without bits 5 and 6 a random mutation would almost never get past a checksum; with them the
+//! fuzzer explores the recovery rules themselves (record boundaries, batches, damaged headers,
+//! stale hints, half-finished merges). Config byte: bit 0 opens read-only first; bit 1 opens
+//! with small key and value limits, below sizes that are valid in the format.
+
+#![no_main]
+
+#[path = "common.rs"]
+mod common;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::ops::ControlFlow;
+use std::path::Path;
+
+use bitcask::format::{self, FileHeader, FileKind, RecordLimits};
+use bitcask::{Bitcask, ErrorKind, Options};
+use common::Bytes;
+use libfuzzer_sys::fuzz_target;
+
+/// What every key of a store reads as: its value, or None where the record is damaged.
+type State = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
+
+fuzz_target!(|data: &[u8]| {
+    let dir = common::scratch_dir("open-garbage");
+    let mut input = Bytes::new(data);
+    let config = input.u8();
+    write_files(&dir, &mut input);
+    if let Some(keep) = std::env::var_os("BITCASK_FUZZ_DUMP") {
+        // Turning a crash into a regression test starts from the files it decodes to:
+        // `BITCASK_FUZZ_DUMP=/tmp/x cargo fuzz run open_garbage <crash>` leaves them in /tmp/x.
+        let keep = Path::new(&keep);
+        fs::create_dir_all(keep).unwrap();
+        for e in fs::read_dir(&dir).unwrap() {
+            let e = e.unwrap();
+            if e.file_type().unwrap().is_file() {
+                fs::copy(e.path(), keep.join(e.file_name())).unwrap();
+            }
+        }
+    }
+
+    let mut opts = Options::default();
+    if config & 2 != 0 {
+        opts.max_key_size(16).unwrap();
+        opts.max_value_size(64).unwrap();
+    }
+    let first = if config & 1 != 0 {
+        let mut ro = opts.clone();
+        ro.read_only(true);
+        open_and_read(&dir, &ro)
+    } else {
+        open_and_read(&dir, &opts)
+    };
+    if let Some((first, damaged)) = first {
+        // A read-write open repairs (cuts a torn tail, finishes or discards a merge, writes a
+        // hint at close); none of that may change what a key reads as. Known exception, not
+        // yet fixed (docs/TESTING.md, "Fuzzing"): with a damaged record in the log, where
+        // replay resumes after it depends on what follows, and cutting the torn tail can
+        // change that; so the first comparison holds only for logs without damaged records.
+        let (second, _) =
+            open_and_read(&dir, &opts).expect("the store opened before; reopen failed");
+        if !damaged {
+            assert_eq!(
+                first, second,
+                "a read-write reopen changed what the store serves"
+            );
+        }
+        let (third, _) = open_and_read(&dir, &opts).expect("reopen after a repair failed");
+        assert_eq!(
+            second, third,
+            "a second reopen changed what the store serves"
+        );
+    }
+    let _ = fs::remove_dir_all(&dir);
+});
+
+fn write_files(dir: &Path, input: &mut Bytes<'_>) {
+    let mut files: BTreeMap<(u8, u32), Vec<u8>> = BTreeMap::new();
+    let mut hints = std::collections::BTreeSet::new();
+    while !input.is_empty() {
+        let tag = input.u8();
+        let len = input.u16() as usize;
+        let payload = input.take(len);
+        let kind = tag & 3;
+        let id = 1 + ((tag >> 2) & 7) as u32;
+        let header = tag & 0x20 != 0;
+        let fix = tag & 0x40 != 0;
+        let order = if tag & 0x80 != 0 { 1 } else { id };
+        let mut bytes = Vec::new();
+        match kind {
+            0 | 1 => {
+                if header {
+                    let kind = if kind == 0 {
+                        FileKind::Data
+                    } else {
+                        FileKind::Hint
+                    };
+                    bytes.extend_from_slice(
+                        &FileHeader {
+                            kind,
+                            file_id: id,
+                            order,
+                        }
+                        .encode(),
+                    );
+                }
+                let start = bytes.len();
+                bytes.extend_from_slice(payload);
+                if kind == 0 && fix {
+                    fix_record_crcs(&mut bytes[start..]);
+                }
+                if kind == 1 {
+                    // The footer depends on the final data file: finish it after all are read.
+                    hints.remove(&id);
+                    if fix {
+                        hints.insert(id);
+                    }
+                }
+            }
+            _ => {
+                if header {
+                    bytes.extend_from_slice(b"BCMERGE1");
+                }
+                bytes.extend_from_slice(payload);
+                if fix {
+                    let crc = crc32fast::hash(&bytes);
+                    bytes.extend_from_slice(&crc.to_le_bytes());
+                }
+            }
+        }
+        files.insert((kind, id), bytes);
+    }
+    for id in hints {
+        let data = files.get(&(0, id)).cloned().unwrap_or_default();
+        let hint = files.get_mut(&(1, id)).expect("hint listed");
+        hint.extend_from_slice(&(data.len() as u64).to_le_bytes());
+        let tail = &data[data.len().saturating_sub(32)..];
+        hint.extend_from_slice(&crc32fast::hash(tail).to_le_bytes());
+        let crc = crc32fast::hash(hint);
+        hint.extend_from_slice(&crc.to_le_bytes());
+    }
+    for ((kind, id), bytes) in files {
+        let path = match kind {
+            0 => format::data_path(dir, id),
+            1 => format::hint_path(dir, id),
+            2 => {
+                fs::create_dir_all(dir.join("merge.tmp")).unwrap();
+                dir.join("merge.tmp").join("COMMIT")
+            }
+            _ => dir.join(format!("MERGED-{id:010}")),
+        };
+        fs::write(&path, bytes).unwrap();
+    }
+}
+
+/// Gives every record that decodes from the start of `b` onwards a correct CRC, stopping at the
+/// first bytes that do not decode as a record header or run past the end.
+fn fix_record_crcs(b: &mut [u8]) {
+    let mut pos = 0;
+    while let Ok(h) = format::decode_record_header(&b[pos..], RecordLimits::FORMAT) {
+        let Some(end) = pos.checked_add(h.record_len() as usize) else {
+            return;
+        };
+        if end > b.len() {
+            return;
+        }
+        let crc = crc32fast::hash(&b[pos + 4..end]);
+        b[pos..pos + 4].copy_from_slice(&crc.to_le_bytes());
+        pos = end;
+    }
+}
+
+/// Opens the store and reads every key through every read path, checking they agree. Returns
+/// what it read and whether open skipped damaged records; None when open failed (with an error,
+/// which is allowed: the input may not be a store at all).
+fn open_and_read(dir: &Path, opts: &Options) -> Option<(State, bool)> {
+    let db = match Bitcask::open(dir, opts) {
+        Ok(db) => db,
+        Err(e) => {
+            assert!(
+                matches!(e.kind(), ErrorKind::Corrupt | ErrorKind::Io),
+                "open failed with an unexpected kind of error: {e}"
+            );
+            assert!(!e.to_string().is_empty());
+            return None;
+        }
+    };
+    let damaged = db.stats().corrupt_records > 0;
+
+    let mut keys = Vec::new();
+    let _ = db.fold_keys(|k| {
+        keys.push(k.to_vec());
+        ControlFlow::Continue(())
+    });
+    let mut state = State::new();
+    for k in &keys {
+        let got = match db.get(k) {
+            Ok(Some(v)) => Some(v),
+            Err(e) if e.kind() == ErrorKind::Corrupt => None,
+            // Keys of garbage can exceed this open's limits; the keydir may still hold them.
+            Err(e) if e.kind() == ErrorKind::TooLarge => continue,
+            Ok(None) => panic!("fold_keys listed {k:?}, get says it is absent"),
+            Err(e) => panic!("get({k:?}): unexpected error {e}"),
+        };
+        assert!(db.contains(k).unwrap(), "listed key {k:?} not contained");
+        assert!(
+            state.insert(k.clone(), got).is_none(),
+            "fold_keys listed {k:?} twice"
+        );
+    }
+
+    let mut folded = BTreeMap::new();
+    let _ = db.fold(|k, v| {
+        assert!(
+            folded.insert(k.to_vec(), v.to_vec()).is_none(),
+            "fold visited {k:?} twice"
+        );
+        ControlFlow::Continue(())
+    });
+    for (k, v) in &folded {
+        if let Some(want) = state.get(k) {
+            assert_eq!(want.as_ref(), Some(v), "fold and get disagree on {k:?}");
+        }
+    }
+
+    let mut scanned = Vec::new();
+    let _ = db.scan_prefix(b"", |k, v| {
+        scanned.push((k.to_vec(), v.to_vec()));
+        ControlFlow::Continue(())
+    });
+    let mut iterated = Vec::new();
+    let mut it = db.iter();
+    loop {
+        match it.next_entry() {
+            Ok(Some((k, v))) => iterated.push((k.to_vec(), v.to_vec())),
+            Ok(None) => break,
+            Err(e) => assert_eq!(e.kind(), ErrorKind::Corrupt, "iterator: {e}"),
+        }
+    }
+    drop(it);
+    for list in [&scanned, &iterated] {
+        assert!(
+            list.windows(2).all(|w| w[0].0 < w[1].0),
+            "scan/iterator out of order"
+        );
+        for (k, v) in list {
+            if let Some(want) = state.get(k) {
+                assert_eq!(
+                    want.as_ref(),
+                    Some(v),
+                    "scan/iterator and get disagree on {k:?}"
+                );
+            }
+        }
+    }
+    assert_eq!(
+        scanned, iterated,
+        "scan_prefix(\"\") and the iterator disagree"
+    );
+
+    if let Err(e) = db.close() {
+        assert_eq!(e.kind(), ErrorKind::Io, "close: {e}");
+    }
+    Some((state, damaged))
+}
