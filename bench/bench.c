@@ -7,6 +7,9 @@
  * with nothing of the others loaded. run.sh runs the binaries one after the other.
  *
  * Usage: bench_<store> --keys N --dir DIR [--sync-ops K] [--batch B]
+ *        bench_<store> --keys N --dir DIR --mode scale-fill|scale-read [--reads R] [--max-secs S]
+ *                      [--join-cgroup FILE]
+ *   (the scale modes are scale.sh's subset: fill, memory and sampled random reads; see below)
  *   DIR must not exist or be empty; the store lives in DIR/db, the synced-put stores in
  *   DIR/sync1 and DIR/sync4, compacted copies (LMDB, Kyoto) in DIR/compact.
  * Output: one JSON object per line on stdout (results), progress on stderr.
@@ -51,6 +54,7 @@ static uint64_t N = 1000000;
 static uint64_t SYNC_OPS = 2000;
 static uint64_t BATCH = 1000;   /* puts per transaction for the transactional stores (LMDB, SQLite) */
 static const char *ROOT;
+static int cold_reads;          /* scale-read mode: the store is larger than the cache it may use */
 
 /* ------------------------------------------------------------------ utilities */
 
@@ -265,7 +269,9 @@ static H *be_open(const char *dir, int synced) {
     size_t map = N * 2000;
     if (map < (1ULL << 30)) map = 1ULL << 30;
     mdb_check(mdb_env_set_mapsize(h->env, map), "mdb_env_set_mapsize");
-    unsigned flags = MDB_NOTLS | (synced ? 0 : MDB_NOSYNC);
+    /* MDB_NORDAHEAD is what LMDB's docs suggest for random reads of a database larger than
+     * the memory it may use, i.e. scale-read (bitcask advises its maps MADV_RANDOM itself) */
+    unsigned flags = MDB_NOTLS | (synced ? 0 : MDB_NOSYNC) | (cold_reads ? MDB_NORDAHEAD : 0);
     mdb_check(mdb_env_open(h->env, dir, flags, 0644), "mdb_env_open");
     MDB_txn *t;
     mdb_check(mdb_txn_begin(h->env, NULL, 0, &t), "mdb_txn_begin");
@@ -905,26 +911,153 @@ static void sync_phase(const char *name, int nthreads, uint64_t key_base) {
     be_close(h);
 }
 
+/* ------------------------------------------------------------------ scaling modes (scale.sh)
+ * --mode scale-fill : fill N keys (same order as the full run), memory growth, R verified gets of
+ *                     keys drawn uniformly at random (warm cache), close; the store stays in
+ *                     DIR/db for a later scale-read.
+ * --mode scale-read : open the existing DIR/db, then (if --join-cgroup FILE is given) write our
+ *                     pid to FILE, then R verified random gets, each timed; --max-secs S stops
+ *                     early after S seconds (the report says how many were done).
+ * Joining the cgroup only after open is deliberate: cgroups (v1 without move_charge, and v2)
+ * leave memory charged where it was allocated, so the limit then bounds the page cache the
+ * reads can use and not the index a store builds at open (bitcask's keydir must be in RAM). */
+
+static uint64_t next_rand(uint64_t *s) {
+    *s ^= *s >> 12; *s ^= *s << 25; *s ^= *s >> 27;
+    return (*s * 0x2545F4914F6CDD1DULL) >> 11;
+}
+
+static void emit_mem(const char *test, memsnap m) {
+    emit("\"test\":\"%s\",\"rss\":%llu,\"anon\":%llu,\"malloc\":%llu", test, (unsigned long long)m.rss,
+         (unsigned long long)m.anon, (unsigned long long)m.heap);
+    fprintf(stderr, "  %-22s rss %.1f MB, anon %.1f MB\n", test, m.rss / 1e6, m.anon / 1e6);
+}
+
+static int scale_fill(const char *dbdir, uint64_t reads) {
+    mkdir_p(dbdir);
+    uint32_t *ord = malloc(N * sizeof *ord);
+    if (!ord) die("out of memory");
+    shuffle(ord, N, 11);    /* the full run's fill order */
+    malloc_trim(0);
+    memsnap m0 = mem_now();
+    double t0 = now_s();
+    H *h = be_open(dbdir, 0);
+    C *c = be_thread_init(h, 0);
+    write_all(h, c, ord, 0);
+    emit_ops("fill", N, now_s() - t0, 1);
+    memsnap m1 = mem_now();
+    emit("\"test\":\"mem_after_fill\",\"rss_growth\":%lld,\"anon_growth\":%lld,\"malloc_growth\":%lld,"
+         "\"rss_per_key\":%.2f,\"anon_per_key\":%.2f,\"malloc_per_key\":%.2f",
+         (long long)(m1.rss - m0.rss), (long long)(m1.anon - m0.anon), (long long)(m1.heap - m0.heap),
+         ((double)m1.rss - m0.rss) / N, ((double)m1.anon - m0.anon) / N, ((double)m1.heap - m0.heap) / N);
+    fprintf(stderr, "  %-22s rss %+.1f B/key, anon %+.1f B/key, malloc %+.1f B/key\n", "mem_after_fill",
+            ((double)m1.rss - m0.rss) / N, ((double)m1.anon - m0.anon) / N, ((double)m1.heap - m0.heap) / N);
+    be_report(h, "after_fill");
+    free(ord);
+    uint64_t s = 0x5CA1AB1EULL;
+    t0 = now_s();
+    for (uint64_t i = 0; i < reads; i++) verify_one(h, c, next_rand(&s) % N, 0, "read_sample");
+    be_quiesce(h, c);
+    emit_ops("read_sample", reads, now_s() - t0, 1);
+    be_thread_done(h, c);
+    t0 = now_s();
+    be_close(h);
+    emit("\"test\":\"close\",\"secs\":%.3f", now_s() - t0);
+    return 0;
+}
+
+static int cmp_u32(const void *a, const void *b) {
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int scale_read(const char *dbdir, uint64_t reads, double max_secs, const char *cgroup_procs) {
+    struct stat st;
+    if (stat(dbdir, &st) != 0) die("scale-read: %s: %s (run --mode scale-fill first)", dbdir, strerror(errno));
+    uint32_t *ns = malloc(reads * sizeof *ns);   /* per-get latency, ns (saturates at ~4 s) */
+    if (!ns) die("out of memory");
+    memset(ns, 0, reads * sizeof *ns);
+    cold_reads = 1;
+    double t0 = now_s();
+    H *h = be_open(dbdir, 0);
+    C *c = be_thread_init(h, 0);
+    emit("\"test\":\"open\",\"secs\":%.3f", now_s() - t0);
+    emit_mem("mem_after_open", mem_now());
+    if (cgroup_procs) {
+        FILE *f = fopen(cgroup_procs, "w");
+        if (!f || fprintf(f, "%d\n", (int)getpid()) < 0 || fclose(f) != 0)
+            die("joining cgroup via %s: %s", cgroup_procs, strerror(errno));
+    }
+    uint64_t s = 0xC01DCAFEULL;
+    double start = now_s(), prev = start;
+    uint64_t want = reads;
+    for (uint64_t i = 0; i < want; i++) {
+        verify_one(h, c, next_rand(&s) % N, 0, "cold_read");
+        double t = now_s();
+        double d = (t - prev) * 1e9;
+        ns[i] = d > 4e9 ? 4000000000u : (uint32_t)d;
+        prev = t;
+        if (max_secs > 0 && t - start >= max_secs) reads = i + 1;   /* time cap: stop here */
+        if (reads < want) break;
+    }
+    be_quiesce(h, c);
+    double secs = prev - start;
+    qsort(ns, reads, sizeof *ns, cmp_u32);
+    emit("\"test\":\"cold_read\",\"ops\":%llu,\"threads\":1,\"secs\":%.6f,\"ops_per_sec\":%.1f,"
+         "\"us_per_op\":%.4f,\"p50_us\":%.3f,\"p99_us\":%.3f,\"p999_us\":%.3f,\"max_us\":%.3f,"
+         "\"reads_wanted\":%llu,\"max_secs\":%.1f",
+         (unsigned long long)reads, secs, reads / secs, secs * 1e6 / reads, ns[reads / 2] / 1e3,
+         ns[reads * 99 / 100] / 1e3, ns[reads * 999 / 1000] / 1e3, ns[reads - 1] / 1e3,
+         (unsigned long long)want, max_secs);
+    fprintf(stderr, "  %-22s %12.0f ops/s %10.3f us/op  p99 %.1f us  (%.2f s)\n", "cold_read", reads / secs,
+            secs * 1e6 / reads, ns[reads * 99 / 100] / 1e3, secs);
+    emit_mem("mem_after_reads", mem_now());
+    be_thread_done(h, c);
+    be_close(h);
+    free(ns);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     STORE = BE_NAME;
+    const char *mode = "full", *cgroup_procs = NULL;
+    uint64_t reads = 2000000;
+    double max_secs = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--keys") && i + 1 < argc) N = strtoull(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--dir") && i + 1 < argc) ROOT = argv[++i];
         else if (!strcmp(argv[i], "--sync-ops") && i + 1 < argc) SYNC_OPS = strtoull(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--batch") && i + 1 < argc) BATCH = strtoull(argv[++i], NULL, 10);
-        else die("usage: %s --keys N --dir DIR [--sync-ops K] [--batch B]", argv[0]);
+        else if (!strcmp(argv[i], "--mode") && i + 1 < argc) mode = argv[++i];
+        else if (!strcmp(argv[i], "--reads") && i + 1 < argc) reads = strtoull(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--join-cgroup") && i + 1 < argc) cgroup_procs = argv[++i];
+        else if (!strcmp(argv[i], "--max-secs") && i + 1 < argc) max_secs = strtod(argv[++i], NULL);
+        else die("usage: %s --keys N --dir DIR [--sync-ops K] [--batch B] "
+                 "[--mode full|scale-fill|scale-read] [--reads R] [--max-secs S] [--join-cgroup FILE]", argv[0]);
     }
     if (!ROOT || N < 10 || N > 0xFFFFFFFFULL / 4 || SYNC_OPS < 1 || BATCH < 1) die("bad arguments");
+    if (strcmp(mode, "full") && strcmp(mode, "scale-fill") && strcmp(mode, "scale-read"))
+        die("--mode must be full, scale-fill or scale-read, not '%s'", mode);
+    if (reads < 1 || reads > 0xFFFFFFFFULL) die("--reads must be 1..4294967295");
+    if ((cgroup_procs || max_secs != 0) && strcmp(mode, "scale-read"))
+        die("--join-cgroup and --max-secs need --mode scale-read");
+    if (!(max_secs >= 0 && max_secs < 1e6)) die("--max-secs must be 0 (no cap) .. 1e6");
     mkdir_p(ROOT);
     char dbdir[4096], scratch[4096], cfg[4096];
     snprintf(dbdir, sizeof dbdir, "%s/db", ROOT);
     snprintf(scratch, sizeof scratch, "%s/compact", ROOT);
-    mkdir_p(dbdir);
     json_str(cfg, sizeof cfg, BE_CONFIG);
     emit("\"test\":\"meta\",\"keys\":%llu,\"key_bytes\":%d,\"value_bytes\":%d,\"sync_ops_per_thread\":%llu,"
-         "\"batch\":%llu,\"config\":\"%s\"",
-         (unsigned long long)N, KLEN, VLEN, (unsigned long long)SYNC_OPS, (unsigned long long)BATCH, cfg);
-    fprintf(stderr, "== %s: %llu keys in %s\n", BE_NAME, (unsigned long long)N, ROOT);
+         "\"batch\":%llu,\"mode\":\"%s\",\"config\":\"%s\"",
+         (unsigned long long)N, KLEN, VLEN, (unsigned long long)SYNC_OPS, (unsigned long long)BATCH, mode, cfg);
+    fprintf(stderr, "== %s: %llu keys in %s (%s)\n", BE_NAME, (unsigned long long)N, ROOT, mode);
+    if (strcmp(mode, "full")) {
+        int rc = !strcmp(mode, "scale-fill") ? scale_fill(dbdir, reads) : scale_read(dbdir, reads, max_secs, cgroup_procs);
+        emit("\"test\":\"done\"");
+        fprintf(stderr, "== %s done\n", BE_NAME);
+        return rc;
+    }
+    mkdir_p(dbdir);
 
     /* all benchmark memory is allocated and touched before the baseline */
     uint32_t *ordA = malloc(N * sizeof *ordA), *ordB = malloc(N * sizeof *ordB);
