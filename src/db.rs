@@ -26,7 +26,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use parking_lot::{Condvar, Mutex};
 
 use crate::error::{Error, Result};
-use crate::file::{FileCache, SeqReader};
+use crate::file::{FileCache, SeqReader, WriteMap};
 use crate::format::{
     self, FILE_HEADER_LEN, FLAG_TOMBSTONE, FileHeader, FileKind, RecordError, RecordLimits,
 };
@@ -48,7 +48,8 @@ pub struct Stats {
     pub keys: u64,
     /// Data files in the store.
     pub data_files: u64,
-    /// Bytes of all data files, headers included.
+    /// Bytes of all data files, headers included. While the store is open, the active file is
+    /// longer on disk by the space reserved ahead of appends (up to 8 MiB, cut at close).
     pub total_bytes: u64,
     /// Bytes of the records that hold the live value of a key.
     pub live_bytes: u64,
@@ -125,6 +126,8 @@ pub(crate) struct WriteState {
 pub(crate) struct ActiveFile {
     /// Shared with a syncer that fsyncs it without holding the write mutex.
     file: Arc<File>,
+    /// Where appends go: a writable map of the file, or None to `pwrite` (see `WriteMap`).
+    map: Option<WriteMap>,
     pub(crate) id: u32,
     pub(crate) len: u64,
     pub(crate) next_id: u32,
@@ -182,6 +185,7 @@ impl Bitcask {
                     file.sync_data()
                         .map_err(|e| Error::io("sync active data file", path, e))?;
                     ActiveFile {
+                        map: append_map(&file, len, opts),
                         file: Arc::new(file),
                         id,
                         len,
@@ -194,6 +198,7 @@ impl Bitcask {
                     let (file, id) = create_data_file(&dir, loaded.next_id)?;
                     files.insert(id, FileMeta::new(id, FILE_HEADER_LEN as u64));
                     ActiveFile {
+                        map: append_map(&file, FILE_HEADER_LEN as u64, opts),
                         file: Arc::new(file),
                         id,
                         len: FILE_HEADER_LEN as u64,
@@ -427,10 +432,18 @@ impl Bitcask {
             let path = format::data_path(&inner.dir, id);
             let file =
                 File::open(&path).map_err(|e| Error::io("open data file", path.clone(), e))?;
+            // Read no further than the last record wanted: the active file may be longer than
+            // its records (reserved space) and be cut back to them meanwhile by a seal.
+            let wanted = group
+                .iter()
+                .map(|l| l.offset as u64 + l.len as u64)
+                .max()
+                .unwrap_or(0);
             let len = file
                 .metadata()
                 .map_err(|e| Error::io("stat data file", path.clone(), e))?
-                .len();
+                .len()
+                .min(wanted);
             let mut reader = SeqReader::new(&file, len, FOLD_CHUNK);
             for loc in group {
                 let bytes = reader
@@ -573,14 +586,20 @@ impl Bitcask {
             let _ = worker.join();
         }
         inner.reap();
-        let Some(active) = inner.write.lock().active.take() else {
+        let Some(mut active) = inner.write.lock().active.take() else {
             return Ok(());
         };
         inner.check_writable()?;
+        let path = inner.data_path(active.id);
+        if let Some(map) = active.map.as_mut() {
+            map.finish(&active.file, active.len).map_err(|e| {
+                Error::io("cut the reserved tail of the data file", path.clone(), e)
+            })?;
+        }
         active
             .file
-            .sync_data()
-            .map_err(|e| Error::io("sync data file at close", inner.data_path(active.id), e))?;
+            .sync_all()
+            .map_err(|e| Error::io("sync data file at close", path, e))?;
         // Closing seals the active file: give it a hint so the next open reads no values, unless
         // nothing was appended since the open and its hint is still there.
         let order = inner.write.lock().files.get(&active.id).map(|m| m.order);
@@ -804,18 +823,7 @@ impl Inner {
                 limit: u32::MAX as u64 - offset,
             });
         }
-        if let Err(e) = active.file.write_all_at(records, offset) {
-            // Take back whatever part reached the file, so the log stays a clean sequence of
-            // records; if even that fails the file's tail is unknown: poison.
-            let path = self.data_path(active.id);
-            if let Err(e2) = active.file.set_len(offset) {
-                self.poison(format!(
-                    "append to '{}' failed ({e}) and cutting it back failed ({e2})",
-                    path.display()
-                ));
-            }
-            return Err(Error::io("append to data file", path, e));
-        }
+        self.write_records(active, records, offset)?;
         active.len += records.len() as u64;
         active.appended += records.len() as u64;
         let id = active.id;
@@ -858,6 +866,40 @@ impl Inner {
         Ok(Some(active.appended))
     }
 
+    /// Puts `records` at `offset` of the active file: through its map when it has one (no
+    /// system call), else with `pwrite`. On error nothing of `records` is left in the file.
+    fn write_records(&self, active: &mut ActiveFile, records: &[u8], offset: u64) -> Result<()> {
+        let end = offset + records.len() as u64;
+        let path = || self.data_path(active.id);
+        if let Some(map) = active.map.as_mut() {
+            if map.covers(end) {
+                match map.write_at(&active.file, records, offset) {
+                    Ok(true) => return Ok(()),
+                    // Nothing was written (space is reserved before the copy).
+                    Err(e) => return Err(Error::io("reserve space in data file", path(), e)),
+                    Ok(false) => {}
+                }
+            }
+            // A record past the map (larger than the file size limit), or a filesystem that
+            // cannot reserve space: this file continues with pwrite.
+            map.finish(&active.file, offset)
+                .map_err(|e| Error::io("cut the reserved tail of the data file", path(), e))?;
+            active.map = None;
+        }
+        if let Err(e) = active.file.write_all_at(records, offset) {
+            // Take back whatever part reached the file, so the log stays a clean sequence of
+            // records; if even that fails the file's tail is unknown: poison.
+            if let Err(e2) = active.file.set_len(offset) {
+                self.poison(format!(
+                    "append to '{}' failed ({e}) and cutting it back failed ({e2})",
+                    path().display()
+                ));
+            }
+            return Err(Error::io("append to data file", path(), e));
+        }
+        Ok(())
+    }
+
     /// Seals the active file and starts the next one; the background thread writes the sealed
     /// file's hint.
     pub(crate) fn rotate(
@@ -866,7 +908,18 @@ impl Inner {
         files: &mut BTreeMap<u32, FileMeta>,
     ) -> Result<()> {
         let sealed = active.id;
-        active.file.sync_data().map_err(|e| {
+        if let Some(map) = active.map.as_mut() {
+            // The sealed file ends at its last record; sync_all below makes the length durable
+            // too, so a sealed file never comes back with the reserved zeros after a crash.
+            map.finish(&active.file, active.len).map_err(|e| {
+                Error::io(
+                    "cut the reserved tail of the data file",
+                    self.data_path(sealed),
+                    e,
+                )
+            })?;
+        }
+        active.file.sync_all().map_err(|e| {
             let err = Error::io("sync data file being sealed", self.data_path(sealed), e);
             self.poison(err.to_string());
             err
@@ -880,6 +933,7 @@ impl Inner {
         let id = active.next_id;
         let (file, id) = create_data_file(&self.dir, id)?;
         files.insert(id, FileMeta::new(id, FILE_HEADER_LEN as u64));
+        active.map = append_map(&file, FILE_HEADER_LEN as u64, &self.opts);
         active.file = Arc::new(file);
         active.id = id;
         active.len = FILE_HEADER_LEN as u64;
@@ -1012,6 +1066,15 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(|e| Error::io("sync directory", dir.to_path_buf(), e))
+}
+
+/// The append map for an active file of `len` bytes, unless the options or the filesystem rule
+/// it out.
+fn append_map(file: &File, len: u64, opts: &Options) -> Option<WriteMap> {
+    if !opts.mmap_writes {
+        return None;
+    }
+    WriteMap::new(file, len, opts.max_file_size)
 }
 
 /// Creates `<id>.data` with its header and makes its directory entry durable.

@@ -186,6 +186,12 @@ pub(crate) fn load_all(
     let mut pos = 0;
     while pos < body.len() {
         let (entry, next) = parse_entry(body, pos, id)?;
+        // Every entry must lie inside the data file: reads trust index entries' bounds.
+        if entry.loc.offset as u64 + entry.loc.len as u64 > data_len
+            || (entry.loc.offset as u64) < FILE_HEADER_LEN as u64
+        {
+            return None;
+        }
         entries.push(entry);
         pos = next;
     }

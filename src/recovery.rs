@@ -182,6 +182,7 @@ pub(crate) fn load(dir: &Path, repair: bool, opts: &Options) -> Result<Loaded> {
                 stats.hint_files_loaded += 1;
                 ScanOutcome {
                     valid_end: len,
+                    scan_end: len,
                     corrupt_records: summary.corrupt_records,
                     corrupt_bytes: summary.corrupt_bytes,
                 }
@@ -200,9 +201,10 @@ pub(crate) fn load(dir: &Path, repair: bool, opts: &Options) -> Result<Loaded> {
         stats.corrupt_bytes += outcome.corrupt_bytes;
         let mut kept_len = len;
         if is_tail {
-            let torn = len.saturating_sub(outcome.valid_end);
-            if torn > 0 {
-                stats.truncated_bytes = torn;
+            // Zeros after the records are space the writer had reserved (see `WriteMap`), not
+            // damage: cut them, but count only the bytes of records that did not complete.
+            stats.truncated_bytes = outcome.scan_end.saturating_sub(outcome.valid_end);
+            if len > outcome.valid_end {
                 kept_len = outcome.valid_end;
             }
             if repair {
@@ -408,6 +410,9 @@ fn read_prefix(file: &File, buf: &mut [u8]) -> io::Result<usize> {
 struct ScanOutcome {
     /// End of the last record that was applied (or the header, if none was).
     valid_end: u64,
+    /// Where the scan stopped looking for records: the file's end, or in the last file the end
+    /// of its last non-zero byte (no record starts with a zero key length).
+    scan_end: u64,
     corrupt_records: u64,
     corrupt_bytes: u64,
 }
@@ -449,14 +454,20 @@ fn scan_file(
     let io_err = |e| Error::io("read data file", PathBuf::from(path), e);
     let mut reader = SeqReader::new(file, len, SCAN_CHUNK);
     let header_end = FILE_HEADER_LEN as u64;
+    let scan_end = if is_tail {
+        nonzero_end(file, header_end.min(len), len).map_err(io_err)?
+    } else {
+        len
+    };
     let mut outcome = ScanOutcome {
         valid_end: header_end.min(len),
+        scan_end,
         corrupt_records: 0,
         corrupt_bytes: 0,
     };
     let mut batch = PendingBatch::default();
     let mut pos = header_end;
-    while pos < len {
+    while pos < scan_end {
         match record_at(&mut reader, pos).map_err(io_err)? {
             Probe::Valid(h) => {
                 let rec_len = h.record_len();
@@ -509,7 +520,7 @@ fn scan_file(
                 pos += rec_len;
             }
             Probe::Bad { claimed_len } => {
-                match next_record(&mut reader, pos, claimed_len).map_err(io_err)? {
+                match next_record(&mut reader, pos, claimed_len, scan_end).map_err(io_err)? {
                     Some(next) => {
                         batch.discard(&mut outcome, pos);
                         outcome.corrupt_records += 1;
@@ -535,6 +546,24 @@ fn scan_file(
         batch.discard(&mut outcome, len);
     }
     Ok(outcome)
+}
+
+/// The end of the last non-zero byte of `file` at or after `from` (`from` if there is none):
+/// found reading backwards, so reserved zeros cost one read per 64 KiB of them.
+fn nonzero_end(file: &File, from: u64, len: u64) -> io::Result<u64> {
+    use std::os::unix::fs::FileExt;
+    let mut buf = vec![0u8; 64 << 10];
+    let mut end = len;
+    while end > from {
+        let start = end.saturating_sub(buf.len() as u64).max(from);
+        let chunk = &mut buf[..(end - start) as usize];
+        file.read_exact_at(chunk, start)?;
+        if let Some(i) = chunk.iter().rposition(|&b| b != 0) {
+            return Ok(start + i as u64 + 1);
+        }
+        end = start;
+    }
+    Ok(from)
 }
 
 enum Probe {
@@ -594,19 +623,23 @@ fn next_record(
     reader: &mut SeqReader<'_>,
     pos: u64,
     claimed_len: Option<u64>,
+    scan_end: u64,
 ) -> io::Result<Option<u64>> {
     // Damage inside the key or value leaves the length intact: trust it if a valid record (or
     // the end of the file) follows.
     if let Some(claimed) = claimed_len {
         let next = pos + claimed;
-        if next == reader.file_len() || trustworthy_at(reader, next)? {
+        if next >= scan_end || trustworthy_at(reader, next, scan_end)? {
             return Ok(Some(next));
         }
     }
-    let last_start = reader.file_len().saturating_sub(MIN_RECORD_LEN as u64);
+    let last_start = reader
+        .file_len()
+        .saturating_sub(MIN_RECORD_LEN as u64)
+        .min(scan_end.saturating_sub(1));
     let mut candidate = pos + 1;
     while candidate <= last_start {
-        if trustworthy_at(reader, candidate)? {
+        if trustworthy_at(reader, candidate, scan_end)? {
             return Ok(Some(candidate));
         }
         candidate += 1;
@@ -614,15 +647,16 @@ fn next_record(
     Ok(None)
 }
 
-/// A record that verifies and is followed by another that verifies or by the end of the file.
+/// A record that verifies and is followed by another that verifies or by the end of the file
+/// (or of its non-zero bytes).
 /// Requiring two in a row makes it very unlikely that bytes inside a damaged region (or inside a
 /// value that itself contains record-shaped bytes) are taken for a record.
-fn trustworthy_at(reader: &mut SeqReader<'_>, at: u64) -> io::Result<bool> {
+fn trustworthy_at(reader: &mut SeqReader<'_>, at: u64, scan_end: u64) -> io::Result<bool> {
     let Probe::Valid(h) = record_at(reader, at)? else {
         return Ok(false);
     };
     let next = at + h.record_len();
-    if next == reader.file_len() {
+    if next >= scan_end {
         return Ok(true);
     }
     Ok(matches!(record_at(reader, next)?, Probe::Valid(_)))
