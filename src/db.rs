@@ -329,7 +329,7 @@ impl Bitcask {
         let inner = &*self.inner;
         inner.check_key(key)?;
         inner.check_writable()?;
-        let appended = with_record(FLAG_TOMBSTONE, 0, key, &[], |record| {
+        let appended = with_record(FLAG_TOMBSTONE, now_secs(), 0, key, &[], |record| {
             let op = Op {
                 key,
                 len: record.len() as u32,
@@ -629,9 +629,10 @@ pub(crate) struct Op<'a> {
 }
 
 /// Encodes one record into this thread's scratch buffer (outside every lock) and hands it on.
-/// `expiry` is the record's own expiry field (0 = none).
+/// `timestamp` is the write time (seconds), `expiry` the record's own expiry field (0 = none).
 fn with_record<R>(
     flags: u8,
+    timestamp: u32,
     expiry: u32,
     key: &[u8],
     value: &[u8],
@@ -651,7 +652,7 @@ fn with_record<R>(
             }
         };
         buf.clear();
-        format::encode_record(buf, flags, now_secs(), expiry, key, value);
+        format::encode_record(buf, flags, timestamp, expiry, key, value);
         let r = f(buf);
         if buf.capacity() > KEEP_RECORD_BUF {
             *buf = Vec::new();
@@ -703,11 +704,12 @@ impl Inner {
 
     /// Appends a put whose record carries `expiry` (0 = none) and syncs per the mode.
     fn put_expiring(&self, key: &[u8], value: &[u8], expiry: u32) -> Result<()> {
-        let expires = self.opts.expires_at(now_secs(), expiry);
+        let now = now_secs();
+        let expires = self.opts.expires_at(now, expiry);
         if expires != 0 && !self.expiring.load(Ordering::Relaxed) {
             self.expiring.store(true, Ordering::Relaxed);
         }
-        let appended = with_record(0, expiry, key, value, |record| {
+        let appended = with_record(0, now, expiry, key, value, |record| {
             let op = Op {
                 key,
                 len: record.len() as u32,
@@ -831,29 +833,7 @@ impl Inner {
             .get_mut(&id)
             .expect("the active file is registered")
             .len = active.len;
-        let mut at = offset as u32;
-        let changes: Vec<(&[u8], Option<Loc>)> = ops
-            .iter()
-            .map(|op| {
-                let loc = Loc {
-                    file_id: id,
-                    offset: at,
-                    len: op.len,
-                    expires: op.expires,
-                };
-                at += op.len;
-                (op.key, (!op.tombstone).then_some(loc))
-            })
-            .collect();
-        let olds = if let [(key, loc)] = changes[..] {
-            vec![match loc {
-                Some(loc) => self.keydir.insert(key, loc),
-                None => self.keydir.remove(key),
-            }]
-        } else {
-            self.keydir.apply_atomically(&changes)
-        };
-        for ((_, new), old) in changes.iter().zip(olds) {
+        let mut account = |new: Option<Loc>, old: Option<Loc>| {
             if let Some(new) = new {
                 files.get_mut(&id).expect("registered").live += new.len as u64;
             }
@@ -861,6 +841,40 @@ impl Inner {
                 && let Some(m) = files.get_mut(&old.file_id)
             {
                 m.live -= old.len as u64;
+            }
+        };
+        if let [op] = ops {
+            // The common case, a single put or delete: no allocation.
+            let loc = Loc {
+                file_id: id,
+                offset: offset as u32,
+                len: op.len,
+                expires: op.expires,
+            };
+            let (new, old) = if op.tombstone {
+                (None, self.keydir.remove(op.key))
+            } else {
+                (Some(loc), self.keydir.insert(op.key, loc))
+            };
+            account(new, old);
+        } else {
+            let mut at = offset as u32;
+            let changes: Vec<(&[u8], Option<Loc>)> = ops
+                .iter()
+                .map(|op| {
+                    let loc = Loc {
+                        file_id: id,
+                        offset: at,
+                        len: op.len,
+                        expires: op.expires,
+                    };
+                    at += op.len;
+                    (op.key, (!op.tombstone).then_some(loc))
+                })
+                .collect();
+            let olds = self.keydir.apply_atomically(&changes);
+            for ((_, new), old) in changes.iter().zip(olds) {
+                account(*new, old);
             }
         }
         Ok(Some(active.appended))
