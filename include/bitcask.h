@@ -565,7 +565,8 @@ int bc_put_ttl(struct bc_db *db,
  * read per match: a scan that matches a few keys of millions reads only those values.
  *
  * Returns `BC_OK`, `BC_STOPPED`, `BC_E_INVALID` (NULL `db` or `fn`, a NULL bound with non-zero
- * length), `BC_E_IO`, or `BC_E_CORRUPT` (a damaged record was skipped; the rest were visited).
+ * length, a length above `PTRDIFF_MAX`), `BC_E_IO`, or `BC_E_CORRUPT` (a damaged record was
+ * skipped; the rest were visited).
  *
  * # Safety
  * Non-NULL bounds valid for their lengths; `fn` safe to call with `ctx`.

@@ -76,6 +76,22 @@ pub struct Stats {
     pub data_files_scanned: u64,
 }
 
+/// One data file, as [`Bitcask::file_stats`] reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileStats {
+    pub id: u32,
+    /// The file's place in log order (`docs/FORMAT.md`): merge outputs sort before later files.
+    pub order: u32,
+    /// Bytes, header included.
+    pub len: u64,
+    /// Bytes of records holding a live key's current value.
+    pub live_bytes: u64,
+    /// Bytes a merge can drop: overwritten and deleted values, tombstones, damage.
+    pub dead_bytes: u64,
+    /// Whether this handle appends to it (never on a read-only handle).
+    pub active: bool,
+}
+
 /// An open Bitcask store. Share it between threads by reference or `Arc`; every method takes
 /// `&self`. Dropping it closes it (use [`Bitcask::close`] to see the error, if any).
 pub struct Bitcask {
@@ -93,6 +109,8 @@ pub(crate) struct Inner {
     sync: SyncState,
     poisoned: AtomicBool,
     poison_reason: Mutex<String>,
+    /// Fault injection for tests: the next data-file fsync fails (see `fail_next_sync`).
+    fail_next_sync: AtomicBool,
     shutdown: Mutex<bool>,
     shutdown_cv: Condvar,
     /// Serialises merges and hint writing: both read sealed files a merge may retire.
@@ -231,6 +249,7 @@ impl Bitcask {
             },
             poisoned: AtomicBool::new(false),
             poison_reason: Mutex::new(String::new()),
+            fail_next_sync: AtomicBool::new(false),
             shutdown: Mutex::new(false),
             shutdown_cv: Condvar::new(),
             maint: Mutex::new(()),
@@ -407,7 +426,10 @@ impl Bitcask {
         mut f: impl FnMut(&[u8], &[u8]) -> ControlFlow<()>,
     ) -> Result<ControlFlow<()>> {
         let inner = &*self.inner;
-        let mut locs = Vec::new();
+        // Each location with its key (at `keys[at..at + len]`): a record is served only if it
+        // holds the key the index filed it under, as every read checks (FORMAT.md, rule 6).
+        let mut locs: Vec<(Loc, usize, usize)> = Vec::new();
+        let mut keys = Vec::new();
         let order: BTreeMap<u32, u32>;
         let _pin;
         {
@@ -417,18 +439,19 @@ impl Bitcask {
             _pin = self.inner.pin();
             locs.reserve(inner.keydir.len());
             let now = now_secs();
-            inner.keydir.for_each(|_, loc| {
+            inner.keydir.for_each(|key, loc| {
                 if !loc.expired_at(now) {
-                    locs.push(loc)
+                    locs.push((loc, keys.len(), key.len()));
+                    keys.extend_from_slice(key);
                 }
             });
             order = w.files.iter().map(|(&id, m)| (id, m.order)).collect();
         }
         let order_of = |id: u32| order.get(&id).copied().unwrap_or(id);
-        locs.sort_unstable_by_key(|l| (order_of(l.file_id), l.file_id, l.offset));
+        locs.sort_unstable_by_key(|(l, ..)| (order_of(l.file_id), l.file_id, l.offset));
         let mut first_damage = None;
-        for group in locs.chunk_by(|a, b| a.file_id == b.file_id) {
-            let id = group[0].file_id;
+        for group in locs.chunk_by(|a, b| a.0.file_id == b.0.file_id) {
+            let id = group[0].0.file_id;
             let path = format::data_path(&inner.dir, id);
             let file =
                 File::open(&path).map_err(|e| Error::io("open data file", path.clone(), e))?;
@@ -436,7 +459,7 @@ impl Bitcask {
             // its records (reserved space) and be cut back to them meanwhile by a seal.
             let wanted = group
                 .iter()
-                .map(|l| l.offset as u64 + l.len as u64)
+                .map(|(l, ..)| l.offset as u64 + l.len as u64)
                 .max()
                 .unwrap_or(0);
             let len = file
@@ -445,11 +468,18 @@ impl Bitcask {
                 .len()
                 .min(wanted);
             let mut reader = SeqReader::new(&file, len, FOLD_CHUNK);
-            for loc in group {
+            for &(loc, at, klen) in group {
                 let bytes = reader
                     .bytes_at(loc.offset as u64, loc.len as usize)
                     .map_err(|e| Error::io("read data file", path.clone(), e))?;
-                match verify_record(bytes, loc) {
+                let checked = verify_record(bytes, &loc).and_then(|rec| {
+                    if rec.key == &keys[at..at + klen] {
+                        Ok(rec)
+                    } else {
+                        Err("record holds a different key than the index says".into())
+                    }
+                });
+                match checked {
                     Ok(rec) => {
                         if f(rec.key, rec.value).is_break() {
                             return Ok(ControlFlow::Break(()));
@@ -533,6 +563,22 @@ impl Bitcask {
         ))
     }
 
+    /// Makes the next fsync of a data file by this handle fail with EIO, as a failing disk would,
+    /// so tests can check that the handle poisons itself. Not a stable API.
+    #[doc(hidden)]
+    pub fn fail_next_sync(&self) {
+        self.inner.fail_next_sync.store(true, Ordering::Release);
+    }
+
+    /// The active data file's id and where its records end (the next append's offset); the
+    /// file itself may be longer by space reserved ahead. None on a read-only handle. For crash
+    /// tests; not a stable API.
+    #[doc(hidden)]
+    pub fn append_position(&self) -> Option<(u32, u64)> {
+        let w = self.inner.write.lock();
+        w.active.as_ref().map(|a| (a.id, a.len))
+    }
+
     /// Current counters.
     pub fn stats(&self) -> Stats {
         let inner = &*self.inner;
@@ -562,6 +608,27 @@ impl Bitcask {
             }
         }
         s
+    }
+
+    /// Every data file with its size and how many of its bytes hold live values, in log order
+    /// (for inspection tools; [`Bitcask::stats`] has the totals).
+    pub fn file_stats(&self) -> Vec<FileStats> {
+        let w = self.inner.write.lock();
+        let active = w.active.as_ref().map(|a| a.id);
+        let mut v: Vec<FileStats> = w
+            .files
+            .iter()
+            .map(|(&id, m)| FileStats {
+                id,
+                order: m.order,
+                len: m.len,
+                live_bytes: m.live,
+                dead_bytes: m.dead(),
+                active: Some(id) == active,
+            })
+            .collect();
+        v.sort_by_key(|f| (f.order, f.id));
+        v
     }
 
     /// Syncs, stops background work, releases the lock. Reports a failed final sync.
@@ -890,7 +957,7 @@ impl Inner {
                 match map.write_at(&active.file, records, offset) {
                     Ok(true) => return Ok(()),
                     // Nothing was written (space is reserved before the copy).
-                    Err(e) => return Err(Error::io("reserve space in data file", path(), e)),
+                    Err(e) => return Err(Error::io("append to data file", path(), e)),
                     Ok(false) => {}
                 }
             }
@@ -923,8 +990,9 @@ impl Inner {
     ) -> Result<()> {
         let sealed = active.id;
         if let Some(map) = active.map.as_mut() {
-            // The sealed file ends at its last record; sync_all below makes the length durable
-            // too, so a sealed file never comes back with the reserved zeros after a crash.
+            // The sealed file ends at its last record. fdatasync below makes the new length
+            // durable too (a size change is data-retrieval metadata), so a sealed file never
+            // comes back with the reserved zeros after a crash.
             map.finish(&active.file, active.len).map_err(|e| {
                 Error::io(
                     "cut the reserved tail of the data file",
@@ -933,7 +1001,7 @@ impl Inner {
                 )
             })?;
         }
-        active.file.sync_all().map_err(|e| {
+        self.sync_data_file(&active.file).map_err(|e| {
             let err = Error::io("sync data file being sealed", self.data_path(sealed), e);
             self.poison(err.to_string());
             err
@@ -991,8 +1059,8 @@ impl Inner {
                     .map(|a| (Arc::clone(&a.file), a.id, a.appended))
             };
             let result = match &snapshot {
-                Some((file, id, _)) => file
-                    .sync_data()
+                Some((file, id, _)) => self
+                    .sync_data_file(file)
                     .map_err(|e| Error::io("sync data file", self.data_path(*id), e)),
                 None => Ok(()),
             };
@@ -1011,6 +1079,14 @@ impl Inner {
                 return Ok(());
             }
         }
+    }
+
+    /// fdatasync of a data file being written, failing once on request (`fail_next_sync`).
+    fn sync_data_file(&self, file: &File) -> io::Result<()> {
+        if self.fail_next_sync.swap(false, Ordering::AcqRel) {
+            return Err(io::Error::from_raw_os_error(libc::EIO));
+        }
+        file.sync_data()
     }
 
     /// Body of the `SyncMode::Interval` thread.

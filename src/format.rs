@@ -330,6 +330,20 @@ pub fn decode_record_header(b: &[u8], limits: RecordLimits) -> Result<RecordHead
     Ok(header)
 }
 
+/// Copies a complete, verified record without its `BATCH`/`BATCH_END` flags (re-computing its
+/// CRC), or returns it as it is when it has neither. Merge copies records one by one, so a copy
+/// must not claim to belong to a batch whose other records it does not carry.
+pub(crate) fn without_batch_flags(record: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    if record[REC_FLAGS_OFFSET] & (FLAG_BATCH | FLAG_BATCH_END) == 0 {
+        return std::borrow::Cow::Borrowed(record);
+    }
+    let mut copy = record.to_vec();
+    copy[REC_FLAGS_OFFSET] &= !(FLAG_BATCH | FLAG_BATCH_END);
+    let crc = crc32fast::hash(&copy[REC_CRC_LEN..]);
+    copy[..REC_CRC_LEN].copy_from_slice(&crc.to_le_bytes());
+    std::borrow::Cow::Owned(copy)
+}
+
 /// Whether the stored CRC of a complete record matches its bytes.
 pub fn record_crc_ok(record: &[u8]) -> bool {
     record.len() >= REC_CRC_LEN

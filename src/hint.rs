@@ -184,14 +184,20 @@ pub(crate) fn load_all(
     // Parse everything before applying anything, so a hint that fails half-way changes nothing.
     let mut entries = Vec::with_capacity(summary.entries.min(1 << 24) as usize);
     let mut pos = 0;
+    let mut free_from = FILE_HEADER_LEN as u64;
     while pos < body.len() {
         let (entry, next) = parse_entry(body, pos, id)?;
-        // Every entry must lie inside the data file: reads trust index entries' bounds.
-        if entry.loc.offset as u64 + entry.loc.len as u64 > data_len
-            || (entry.loc.offset as u64) < FILE_HEADER_LEN as u64
+        // Entries name distinct records of the data file in offset order. A hint whose checksums
+        // hold but whose positions do not (a crafted file, a writer bug) is not trusted: reads
+        // would fail past the end, and two keys on one record would make a fold report one key
+        // twice.
+        let start = entry.loc.offset as u64;
+        let end = start + entry.loc.len as u64;
+        if start < free_from || end > data_len || (entry.loc.len as usize) < format::MIN_RECORD_LEN
         {
             return None;
         }
+        free_from = end;
         entries.push(entry);
         pos = next;
     }

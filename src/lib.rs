@@ -40,12 +40,15 @@ mod merge;
 mod options;
 /// cbindgen:ignore
 mod recovery;
+/// cbindgen:ignore
+pub mod verify;
 
 pub mod ffi;
 
 pub use batch::{Batch, Iter};
-pub use db::{Bitcask, Stats};
+pub use db::{Bitcask, FileStats, Stats};
 pub use error::{Error, ErrorKind, Result};
+pub use merge::MergeProgress;
 pub use options::{
     MAX_FILE_SIZE_LIMIT, MAX_KEY_SIZE_LIMIT, MAX_VALUE_SIZE_LIMIT, MIN_FILE_SIZE, MergeTrigger,
     Options, SyncMode,

@@ -78,6 +78,34 @@ impl MergeTrigger {
     }
 }
 
+/// How far a merge has got, as [`Bitcask::merge_with_progress`](crate::Bitcask::merge_with_progress)
+/// reports it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MergeProgress {
+    /// Bytes of the input files read so far, and in all.
+    pub bytes_done: u64,
+    pub bytes_total: u64,
+    /// Input files finished, and in all.
+    pub files_done: u64,
+    pub files_total: u64,
+}
+
+impl crate::Bitcask {
+    /// [`Bitcask::merge`](crate::Bitcask::merge), calling `progress` as input bytes are read
+    /// (after each record copied, so the callback should be cheap) and once at the end with
+    /// `bytes_done == bytes_total`.
+    pub fn merge_with_progress(&self, mut progress: impl FnMut(&MergeProgress)) -> Result<()> {
+        self.inner.merge_reporting(&mut progress)
+    }
+
+    /// Whether the store's merge trigger ([`Options::merge_trigger`](crate::Options::merge_trigger))
+    /// holds for its sealed files now, i.e. whether auto-merge would merge. On a read-only handle
+    /// the newest file counts as the one a writer appends to.
+    pub fn merge_advised(&self) -> bool {
+        self.inner.merge_due()
+    }
+}
+
 /// Folds in progress and the files waiting for them to finish.
 #[derive(Default)]
 pub(crate) struct Pins {
@@ -152,6 +180,11 @@ impl Commit {
         };
         let inputs = list()?;
         let outputs = list()?;
+        // Every merge writes at least one output (its marker is named after the first); a record
+        // without one is not a merge this library wrote.
+        if outputs.is_empty() {
+            return None;
+        }
         Some(Commit { inputs, outputs })
     }
 }
@@ -299,6 +332,10 @@ struct Moved {
 impl Inner {
     /// Runs a full merge of the sealed files. Serialised with other merges and hint writing.
     pub(crate) fn merge(&self) -> Result<()> {
+        self.merge_reporting(&mut |_| {})
+    }
+
+    pub(crate) fn merge_reporting(&self, progress: &mut dyn FnMut(&MergeProgress)) -> Result<()> {
         self.check_writable()?;
         let _maint = self.maint.lock();
         if self.expiring.load(std::sync::atomic::Ordering::Relaxed) {
@@ -325,7 +362,7 @@ impl Inner {
             return Ok(());
         };
         let tmp = self.dir.join(MERGE_DIR);
-        let result = self.merge_into(&tmp, &inputs, order);
+        let result = self.merge_into(&tmp, &inputs, order, progress);
         if result.is_err() {
             // Nothing is committed before the COMMIT file exists; drop the partial output.
             let _ = fs::remove_dir_all(&tmp);
@@ -333,7 +370,13 @@ impl Inner {
         result
     }
 
-    fn merge_into(&self, tmp: &Path, inputs: &[(u32, FileMeta)], order: u32) -> Result<()> {
+    fn merge_into(
+        &self,
+        tmp: &Path,
+        inputs: &[(u32, FileMeta)],
+        order: u32,
+        progress: &mut dyn FnMut(&MergeProgress),
+    ) -> Result<()> {
         if tmp.exists() {
             fs::remove_dir_all(tmp)
                 .map_err(|e| Error::io("clear merge directory", tmp.to_path_buf(), e))?;
@@ -350,6 +393,11 @@ impl Inner {
         let mut keys: Vec<u8> = Vec::new();
         let mut moved: Vec<Moved> = Vec::new();
         let mut lost: Vec<(usize, usize, Loc)> = Vec::new();
+        let mut report = MergeProgress {
+            bytes_total: inputs.iter().map(|(_, m)| m.len).sum(),
+            files_total: inputs.len() as u64,
+            ..MergeProgress::default()
+        };
         for &(id, meta) in inputs {
             if self.bg.lock().stop {
                 // bc_close is waiting: give up; nothing is committed yet.
@@ -362,7 +410,22 @@ impl Inner {
                     ),
                 ));
             }
-            self.copy_live(id, meta, &mut out, &mut keys, &mut moved, &mut lost)?;
+            let base = report.bytes_done;
+            self.copy_live(
+                id,
+                meta,
+                &mut out,
+                &mut keys,
+                &mut moved,
+                &mut lost,
+                &mut |at| {
+                    report.bytes_done = base + at;
+                    progress(&report);
+                },
+            )?;
+            report.bytes_done = base + meta.len;
+            report.files_done += 1;
+            progress(&report);
         }
         out.finish_current()?;
         let mut outputs: Vec<(u32, u64)> = Vec::new();
@@ -459,7 +522,11 @@ impl Inner {
         Ok(())
     }
 
-    /// Copies the records of input `id` that the keydir still points at.
+    /// Copies the records of input `id` that the keydir still points at, reporting the input
+    /// offset reached to `progress`.
+    // The accumulators are the caller's, shared across inputs; a struct for them would only move
+    // the same list elsewhere.
+    #[allow(clippy::too_many_arguments)]
     fn copy_live(
         &self,
         id: u32,
@@ -468,6 +535,7 @@ impl Inner {
         keys: &mut Vec<u8>,
         moved: &mut Vec<Moved>,
         lost: &mut Vec<(usize, usize, Loc)>,
+        progress: &mut dyn FnMut(u64),
     ) -> Result<()> {
         // Which records are live: from the hint when there is one, else from a scan.
         let mut live: Vec<(usize, usize, Loc, u8, u32, u32)> = Vec::new();
@@ -506,6 +574,7 @@ impl Inner {
             let bytes = reader
                 .bytes_at(loc.offset as u64, loc.len as usize)
                 .map_err(|e| Error::io("read merge input", path.clone(), e))?;
+            progress(loc.offset as u64 + loc.len as u64);
             let intact = format::decode_record(bytes, RecordLimits::FORMAT)
                 .is_ok_and(|r| r.key == key && r.header.record_len() == loc.len as u64);
             let key_start = keys.len();
@@ -521,7 +590,9 @@ impl Inner {
                 timestamp,
                 expiry,
             };
-            let to_loc = out.append(bytes, &entry)?;
+            // A copied batch record stands alone: kept with its flags, a batch whose other
+            // records are dead would look unfinished to a scan and be dropped whole.
+            let to_loc = out.append(&format::without_batch_flags(bytes), &entry)?;
             moved.push(Moved {
                 key_end: keys.len(),
                 from: loc,
@@ -627,7 +698,13 @@ impl Inner {
 
     fn merge_due(&self) -> bool {
         let w = self.write.lock();
-        let active = w.active.as_ref().map(|a| a.id);
+        let active = w.active.as_ref().map(|a| a.id).or_else(|| {
+            // Read-only: the newest file in log order is the one a writer would append to.
+            w.files
+                .iter()
+                .max_by_key(|(id, m)| (m.order, **id))
+                .map(|(id, _)| *id)
+        });
         let (live, dead) = w
             .files
             .iter()

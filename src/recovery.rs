@@ -137,10 +137,12 @@ pub(crate) fn load(dir: &Path, repair: bool, opts: &Options) -> Result<Loaded> {
             // A short header is a file created just before a crash; any other damage to the
             // header leaves the records readable, so both replay in id order.
             Err(_) if got < FILE_HEADER_LEN => id,
+            // The order is what keeps a merged file's copies from overriding newer writes:
+            // take it from the file's hint, whose header carries it under its own CRC.
             Err(_) => {
                 stats.corrupt_records += 1;
                 stats.corrupt_bytes += FILE_HEADER_LEN as u64;
-                id
+                hint_order(dir, id).unwrap_or(id)
             }
         };
         headers.push((id, order, header_ok, len));
@@ -323,6 +325,15 @@ pub(crate) fn apply_entry(
     {
         m.live = m.live.wrapping_sub(old.len as u64);
     }
+}
+
+/// The order recorded in the header of `<id>.hint`, if that header is intact and names `id`.
+fn hint_order(dir: &Path, id: u32) -> Option<u32> {
+    let file = File::open(format::hint_path(dir, id)).ok()?;
+    let mut head = [0u8; FILE_HEADER_LEN];
+    let got = read_prefix(&file, &mut head).ok()?;
+    let h = FileHeader::decode(&head[..got], FileKind::Hint).ok()?;
+    (h.file_id == id && h.order <= id).then_some(h.order)
 }
 
 /// Opens data file `id` for reading, with its path and current length.
@@ -521,6 +532,9 @@ fn scan_file(
             }
             Probe::Bad { claimed_len } => {
                 match next_record(&mut reader, pos, claimed_len, scan_end).map_err(io_err)? {
+                    // A damaged record that ends the last file is a write the crash cut short
+                    // (the size reached the disk, not all the data): a torn tail, not damage.
+                    Some(next) if is_tail && next >= scan_end => pos = len,
                     Some(next) => {
                         batch.discard(&mut outcome, pos);
                         outcome.corrupt_records += 1;

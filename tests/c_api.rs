@@ -185,6 +185,7 @@ macro_rules! c_tests {
 }
 
 c_tests! {
+    c_bad_input => "test_bad_input.c",
     c_basics => "test_basics.c",
     c_batch => "test_batch.c",
     c_durability => "test_durability.c",

@@ -507,6 +507,22 @@ fn fold_callback(
     }
 }
 
+/// A scan bound or prefix. It is only compared, so any length memory can have is fine; a longer
+/// one describes no memory at all, which makes it an invalid argument (not a "too large" key:
+/// `BC_E_TOO_LARGE` is not among the scans' documented statuses).
+///
+/// # Safety
+/// As for [`bytes_arg`].
+unsafe fn bound_arg<'a>(p: *const u8, len: usize, what: &'static str) -> Result<&'a [u8], Failure> {
+    if len > isize::MAX as usize {
+        return Err(Failure::invalid(format!(
+            "{what} length {len} is larger than any object can be"
+        )));
+    }
+    // SAFETY: forwarded contract.
+    unsafe { bytes_arg(p, len, what, isize::MAX as u64) }
+}
+
 /// Calls `fn(ctx, key, klen, val, vlen)` for each live key in `[start, end)`, in ascending
 /// unsigned byte order (shorter sorts first when one key is a prefix of the other). A NULL bound
 /// (with length 0) is open on that side; `(ptr, 0)` is the empty key, the smallest of all. The
@@ -517,7 +533,8 @@ fn fold_callback(
 /// read per match: a scan that matches a few keys of millions reads only those values.
 ///
 /// Returns `BC_OK`, `BC_STOPPED`, `BC_E_INVALID` (NULL `db` or `fn`, a NULL bound with non-zero
-/// length), `BC_E_IO`, or `BC_E_CORRUPT` (a damaged record was skipped; the rest were visited).
+/// length, a length above `PTRDIFF_MAX`), `BC_E_IO`, or `BC_E_CORRUPT` (a damaged record was
+/// skipped; the rest were visited).
 ///
 /// # Safety
 /// Non-NULL bounds valid for their lengths; `fn` safe to call with `ctx`.
@@ -542,7 +559,7 @@ pub unsafe extern "C" fn bc_scan(
                 return Ok(None);
             }
             // SAFETY: forwarded contract.
-            unsafe { bytes_arg(p, len, what, isize::MAX as u64) }.map(Some)
+            unsafe { bound_arg(p, len, what) }.map(Some)
         };
         let start = bound(start, slen, "start")?;
         let end = bound(end, elen, "end")?;
@@ -570,7 +587,7 @@ pub unsafe extern "C" fn bc_scan_prefix(
             return Err(Failure::invalid("fn must not be NULL"));
         };
         // SAFETY: forwarded contract.
-        let prefix = unsafe { bytes_arg(prefix, plen, "prefix", isize::MAX as u64) }?;
+        let prefix = unsafe { bound_arg(prefix, plen, "prefix") }?;
         let flow = db.scan_prefix(prefix, fold_callback(callback, ctx))?;
         Ok(if flow.is_break() { BC_STOPPED } else { BC_OK })
     })
