@@ -28,6 +28,9 @@ use crate::hint::{self, Entry, HintBuilder, HintSummary};
 use crate::keydir::{KeyDir, Loc};
 use crate::options::Options;
 
+/// How many entries ahead a bulk load prefetches the keydir slot (enough to cover a miss).
+const PREFETCH_AHEAD: usize = 8;
+
 /// Sequential read granularity for scans.
 const SCAN_CHUNK: usize = 1 << 20;
 
@@ -252,7 +255,7 @@ fn apply_parallel(
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .clamp(1, 8);
-    if threads == 1 || entries.len() < 64 * 1024 {
+    if entries.len() < 64 * 1024 {
         let mut any = false;
         for e in entries {
             let expires = opts.expires_at(e.timestamp, e.expiry);
@@ -261,6 +264,19 @@ fn apply_parallel(
         }
         return any;
     }
+    // Hash every key once, in parallel; each thread then takes the entries of its shards.
+    let mut hashes = vec![0u64; entries.len()];
+    let per = entries.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        for (out, chunk) in hashes.chunks_mut(per).zip(entries.chunks(per)) {
+            s.spawn(move || {
+                for (h, e) in out.iter_mut().zip(chunk) {
+                    *h = keydir.hash(e.key);
+                }
+            });
+        }
+    });
+    let hashes = &hashes;
     // Each thread counts live-byte changes per file in its own copy; they are summed after.
     let results: Vec<(BTreeMap<u32, FileMeta>, bool)> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
@@ -270,14 +286,33 @@ fn apply_parallel(
                     .map(|(&id, m)| (id, FileMeta { live: 0, ..*m }))
                     .collect();
                 s.spawn(move || {
+                    let owns = |shard: usize| shard % threads == t;
+                    let picked: Vec<u32> = (0..entries.len() as u32)
+                        .filter(|&i| owns(KeyDir::shard_of_hash(hashes[i as usize])))
+                        .collect();
+                    let mut bulk = keydir.bulk_load(owns);
                     let mut any = false;
-                    for e in entries {
-                        if keydir.shard_index(e.key) % threads != t {
-                            continue;
+                    for (n, &i) in picked.iter().enumerate() {
+                        if let Some(&ahead) = picked.get(n + PREFETCH_AHEAD) {
+                            bulk.prefetch(hashes[ahead as usize]);
                         }
+                        let (e, h) = (&entries[i as usize], hashes[i as usize]);
                         let expires = opts.expires_at(e.timestamp, e.expiry);
                         any |= expires != 0;
-                        apply_entry(keydir, &mut mine, e, expires, now);
+                        let loc = Loc { expires, ..e.loc };
+                        let old = if e.is_tombstone() || loc.expired_at(now) {
+                            bulk.remove(h, e.key)
+                        } else {
+                            if let Some(m) = mine.get_mut(&e.loc.file_id) {
+                                m.live = m.live.wrapping_add(e.loc.len as u64);
+                            }
+                            bulk.insert(h, e.key, loc)
+                        };
+                        if let Some(old) = old
+                            && let Some(m) = mine.get_mut(&old.file_id)
+                        {
+                            m.live = m.live.wrapping_sub(old.len as u64);
+                        }
                     }
                     (mine, any)
                 })
@@ -300,10 +335,6 @@ fn apply_parallel(
     any
 }
 
-/// Applies one replayed record to the keydir and the per-file live byte counts. A record already
-/// expired at `now` deletes its key like a tombstone (its bytes stay dead). The counts wrap
-/// rather than check: a parallel load's per-thread copies may dip "below zero" when a key's older
-/// record was counted by another pass; their sums come out exact.
 pub(crate) fn apply_entry(
     keydir: &KeyDir,
     files: &mut BTreeMap<u32, FileMeta>,
@@ -368,6 +399,7 @@ pub(crate) fn scan_sealed(
 pub(crate) fn build_hint(dir: &Path, id: u32, order: u32) -> Result<()> {
     let mut builder = HintBuilder::new(id, order);
     let (summary, len) = scan_sealed(dir, id, &mut |e| builder.add(&e))?;
+    builder.keep_last_per_key();
     builder.write(dir, id, len, summary)
 }
 
