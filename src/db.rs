@@ -21,9 +21,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use parking_lot::{Condvar, Mutex, MutexGuard};
+use parking_lot::{Condvar, Mutex};
 
 use crate::error::{Error, Result};
 use crate::file::{FileCache, SeqReader, WriteMap};
@@ -40,8 +40,6 @@ use crate::recovery::{self, FileMeta, LoadStats};
 const FOLD_CHUNK: usize = 1 << 20;
 /// A thread's reusable record-encoding buffer is released after a record larger than this.
 const KEEP_RECORD_BUF: usize = 4 << 20;
-/// Longest a group-commit leader waits for the writers it expects (see `sync_upto`).
-const MAX_GROUP_WAIT: Duration = Duration::from_millis(1);
 
 /// A snapshot of a store's counters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -168,12 +166,6 @@ struct SyncProgress {
     synced: u64,
     running: bool,
     fsyncs: u64,
-    /// Threads inside `sync_upto` whose write is not yet durable.
-    waiting: usize,
-    /// How many writers the last fsync covered, and how long it took: a leader expecting
-    /// company waits (a fraction of an fsync at most) for that many writers to queue up.
-    last_group: usize,
-    last_fsync: Duration,
 }
 
 thread_local! {
@@ -252,9 +244,6 @@ impl Bitcask {
                     synced: 0,
                     running: false,
                     fsyncs: 0,
-                    waiting: 0,
-                    last_group: 1,
-                    last_fsync: Duration::ZERO,
                 }),
                 done: Condvar::new(),
             },
@@ -1050,21 +1039,6 @@ impl Inner {
     /// writer that arrived during an fsync shares the next one.
     fn sync_upto(&self, target: u64) -> Result<()> {
         let mut p = self.sync.progress.lock();
-        p.waiting += 1;
-        if p.running {
-            // A leader may be gathering writers for its fsync.
-            self.sync.done.notify_all();
-        }
-        let result = self.sync_upto_locked(&mut p, target);
-        p.waiting -= 1;
-        result
-    }
-
-    fn sync_upto_locked(
-        &self,
-        p: &mut parking_lot::MutexGuard<'_, SyncProgress>,
-        target: u64,
-    ) -> Result<()> {
         loop {
             if self.poisoned.load(Ordering::Acquire) {
                 return Err(Error::Poisoned(self.poison_reason.lock().clone()));
@@ -1073,41 +1047,29 @@ impl Inner {
                 return Ok(());
             }
             if p.running {
-                self.sync.done.wait(p);
+                self.sync.done.wait(&mut p);
                 continue;
             }
             p.running = true;
-            // Group commit: writers that just got their previous write synced come straight
-            // back with the next one. If the last fsync covered several writers, give them a
-            // moment (at most a quarter of an fsync) to queue up, so one fsync covers them all
-            // instead of alternating between a lone leader and everyone else.
-            if p.last_group > 1 && p.waiting < p.last_group {
-                let deadline = Instant::now() + (p.last_fsync / 4).min(MAX_GROUP_WAIT);
-                while p.waiting < p.last_group
-                    && !self.sync.done.wait_until(p, deadline).timed_out()
-                {}
-            }
-            let group = p.waiting;
-            let snapshot = MutexGuard::unlocked(p, || {
+            drop(p);
+            let snapshot = {
                 let w = self.write.lock();
                 w.active
                     .as_ref()
                     .map(|a| (Arc::clone(&a.file), a.id, a.appended))
-            });
-            let started = Instant::now();
-            let result = MutexGuard::unlocked(p, || match &snapshot {
+            };
+            let result = match &snapshot {
                 Some((file, id, _)) => self
                     .sync_data_file(file)
                     .map_err(|e| Error::io("sync data file", self.data_path(*id), e)),
                 None => Ok(()),
-            });
+            };
             if let Err(e) = &result {
                 self.poison(e.to_string());
             }
+            p = self.sync.progress.lock();
             p.running = false;
             p.fsyncs += snapshot.is_some() as u64;
-            p.last_group = group;
-            p.last_fsync = started.elapsed();
             if let (Ok(()), Some((_, _, appended))) = (&result, &snapshot) {
                 p.synced = p.synced.max(*appended);
             }
