@@ -3,7 +3,7 @@
 //!
 //! A process kill loses nothing the OS accepted, so in every mode the reopened store must be
 //! exactly the acknowledged state, plus or minus the one operation in flight (whole: a batch is
-//! never half there). Default: 3 x 70 kills. `BITCASK_CRASH_SECS=3600` runs for an hour;
+//! never half there). Default: 3 x 50 kills. `BITCASK_CRASH_SECS=3600` runs for an hour;
 //! `BITCASK_CRASH_SEED` reruns a failing seed.
 
 mod common;
@@ -19,7 +19,7 @@ fn sigkill_loses_no_acknowledged_op_in_any_sync_mode() {
     if let Some((role, dir)) = child_role() {
         crash::child(&role, &dir);
     }
-    let tallies = crash::run(TEST, &["none", "always", "interval"], false, 70);
+    let tallies = crash::run(TEST, &["none", "always", "interval"], false, 50);
     for (mode, t) in &tallies {
         assert!(
             t.kills > 0 && t.acked_ops > 0,

@@ -20,7 +20,7 @@ fn power_loss_keeps_every_synced_op_and_a_clean_prefix() {
     if let Some((role, dir)) = child_role() {
         crash::child(&role, &dir);
     }
-    let tallies = crash::run(TEST, &["always", "none", "interval"], true, 50);
+    let tallies = crash::run(TEST, &["always", "none", "interval"], true, 40);
     for (mode, t) in &tallies {
         assert!(
             t.kills > 0 && t.acked_ops > 0,
