@@ -295,13 +295,7 @@ impl WriteMap {
         // SAFETY: [offset, end) lies inside the mapping (end <= reserved) and inside the file,
         // whose blocks `fallocate` reserved (end <= allocated); nothing else writes this range
         // (appends are serialised by the write mutex and never overlap written records).
-        unsafe {
-            std::ptr::copy_nonoverlapping(
-                bytes.as_ptr(),
-                self.ptr.add(offset as usize),
-                bytes.len(),
-            )
-        };
+        unsafe { copy_front_to_back(bytes, self.ptr.add(offset as usize)) };
         Ok(true)
     }
 
@@ -336,6 +330,30 @@ impl WriteMap {
             self.allocated = len;
         }
         Ok(())
+    }
+}
+
+/// Copies `src` to `dst` strictly front to back, 8 bytes at a time.
+///
+/// A process killed in the middle of an append must leave a prefix of the bytes in the file,
+/// as an interrupted `write` does: recovery cuts a torn last record, but if a later record of
+/// the same append (a batch) were complete behind a hole, it would take the hole for damage
+/// and resume at that record. `memcpy` gives no order (it may store the last bytes first); here
+/// the compiler fences keep the stores in order, and the CPU retires them in program order, so
+/// at any instant what is written is a prefix plus at most 8 bytes, less than any record.
+///
+/// # Safety
+/// `dst` must be valid for `src.len()` bytes of writes and not overlap `src`.
+unsafe fn copy_front_to_back(src: &[u8], dst: *mut u8) {
+    use std::sync::atomic::{Ordering, compiler_fence};
+    const _: () = assert!(8 < crate::format::MIN_RECORD_LEN);
+    let mut at = 0;
+    while at < src.len() {
+        let n = (src.len() - at).min(8);
+        // SAFETY: `at + n <= src.len()`, within both buffers per the contract.
+        unsafe { std::ptr::copy_nonoverlapping(src.as_ptr().add(at), dst.add(at), n) };
+        compiler_fence(Ordering::SeqCst);
+        at += n;
     }
 }
 
