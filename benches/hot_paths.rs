@@ -38,16 +38,29 @@ fn main() {
         .skip(1)
         .find_map(|a| a.parse().ok())
         .unwrap_or(1_000_000);
-    let dir = tempfile::tempdir().unwrap();
-    let db = Bitcask::open(dir.path(), &Options::default()).unwrap();
     let value = [7u8; 100];
     println!("hot paths, {n} keys of 16 B, values of 100 B (ns/op, median of 3)");
-    let put = time_ns_per_op(n, || {
-        for i in 0..n {
-            db.put(&key(i), &value).unwrap();
-        }
-    });
-    println!("put (no sync)          {put:>8.0}");
+    // Baseline in the same run: appends with pwrite instead of through the active file's map.
+    let mut pwrite = Options::default();
+    pwrite.mmap_writes(false);
+    for (name, opts) in [
+        ("put (pwrite)", &pwrite),
+        ("put (no sync)", &Options::default()),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Bitcask::open(dir.path(), opts).unwrap();
+        let put = time_ns_per_op(n, || {
+            for i in 0..n {
+                db.put(&key(i), &value).unwrap();
+            }
+        });
+        println!("{name:<22} {put:>8.0}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let db = Bitcask::open(dir.path(), &Options::default()).unwrap();
+    for i in 0..n {
+        db.put(&key(i), &value).unwrap();
+    }
     let get = time_ns_per_op(n, || {
         for i in 0..n {
             let found = db
@@ -71,12 +84,17 @@ fn main() {
     println!("contains               {contains:>8.0}");
     drop(db);
 
-    let synced = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
-    let mut o = Options::default();
-    o.sync(SyncMode::Always).unwrap();
-    let db = Bitcask::open(synced.path(), &o).unwrap();
     let per_thread = 500u64;
-    for threads in [1u64, 4] {
+    for (mode, threads, mmap) in [
+        ("pwrite", 1u64, false),
+        ("", 1, true),
+        ("pwrite", 4, false),
+        ("", 4, true),
+    ] {
+        let synced = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+        let mut o = Options::default();
+        o.sync(SyncMode::Always).unwrap().mmap_writes(mmap);
+        let db = Bitcask::open(synced.path(), &o).unwrap();
         let ns = time_ns_per_op(per_thread * threads, || {
             std::thread::scope(|s| {
                 for t in 0..threads {
@@ -90,7 +108,7 @@ fn main() {
             });
         });
         println!(
-            "synced put, {threads} thread{}  {ns:>8.0}  ({:.0} puts/s)",
+            "synced put, {threads} thread{} {mode:<7} {ns:>8.0}  ({:.0} puts/s)",
             if threads == 1 { " " } else { "s" },
             1e9 / ns
         );

@@ -209,7 +209,8 @@ typedef struct bc_stats {
    */
   uint64_t data_files;
   /**
-   * Bytes of all data files, headers included.
+   * Bytes of all data files, headers included. While the store is open, the active file is
+   * longer on disk by the space reserved ahead of appends (up to 8 MiB, cut at close).
    */
   uint64_t total_bytes;
   /**

@@ -26,7 +26,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use parking_lot::{Condvar, Mutex};
 
 use crate::error::{Error, Result};
-use crate::file::{FileCache, SeqReader};
+use crate::file::{FileCache, SeqReader, WriteMap};
 use crate::format::{
     self, FILE_HEADER_LEN, FLAG_TOMBSTONE, FileHeader, FileKind, RecordError, RecordLimits,
 };
@@ -48,7 +48,8 @@ pub struct Stats {
     pub keys: u64,
     /// Data files in the store.
     pub data_files: u64,
-    /// Bytes of all data files, headers included.
+    /// Bytes of all data files, headers included. While the store is open, the active file is
+    /// longer on disk by the space reserved ahead of appends (up to 8 MiB, cut at close).
     pub total_bytes: u64,
     /// Bytes of the records that hold the live value of a key.
     pub live_bytes: u64,
@@ -143,6 +144,8 @@ pub(crate) struct WriteState {
 pub(crate) struct ActiveFile {
     /// Shared with a syncer that fsyncs it without holding the write mutex.
     file: Arc<File>,
+    /// Where appends go: a writable map of the file, or None to `pwrite` (see `WriteMap`).
+    map: Option<WriteMap>,
     pub(crate) id: u32,
     pub(crate) len: u64,
     pub(crate) next_id: u32,
@@ -200,6 +203,7 @@ impl Bitcask {
                     file.sync_data()
                         .map_err(|e| Error::io("sync active data file", path, e))?;
                     ActiveFile {
+                        map: append_map(&file, len, opts),
                         file: Arc::new(file),
                         id,
                         len,
@@ -212,6 +216,7 @@ impl Bitcask {
                     let (file, id) = create_data_file(&dir, loaded.next_id)?;
                     files.insert(id, FileMeta::new(id, FILE_HEADER_LEN as u64));
                     ActiveFile {
+                        map: append_map(&file, FILE_HEADER_LEN as u64, opts),
                         file: Arc::new(file),
                         id,
                         len: FILE_HEADER_LEN as u64,
@@ -343,7 +348,7 @@ impl Bitcask {
         let inner = &*self.inner;
         inner.check_key(key)?;
         inner.check_writable()?;
-        let appended = with_record(FLAG_TOMBSTONE, 0, key, &[], |record| {
+        let appended = with_record(FLAG_TOMBSTONE, now_secs(), 0, key, &[], |record| {
             let op = Op {
                 key,
                 len: record.len() as u32,
@@ -450,10 +455,18 @@ impl Bitcask {
             let path = format::data_path(&inner.dir, id);
             let file =
                 File::open(&path).map_err(|e| Error::io("open data file", path.clone(), e))?;
+            // Read no further than the last record wanted: the active file may be longer than
+            // its records (reserved space) and be cut back to them meanwhile by a seal.
+            let wanted = group
+                .iter()
+                .map(|(l, ..)| l.offset as u64 + l.len as u64)
+                .max()
+                .unwrap_or(0);
             let len = file
                 .metadata()
                 .map_err(|e| Error::io("stat data file", path.clone(), e))?
-                .len();
+                .len()
+                .min(wanted);
             let mut reader = SeqReader::new(&file, len, FOLD_CHUNK);
             for &(loc, at, klen) in group {
                 let bytes = reader
@@ -557,6 +570,15 @@ impl Bitcask {
         self.inner.fail_next_sync.store(true, Ordering::Release);
     }
 
+    /// The active data file's id and where its records end (the next append's offset); the
+    /// file itself may be longer by space reserved ahead. None on a read-only handle. For crash
+    /// tests; not a stable API.
+    #[doc(hidden)]
+    pub fn append_position(&self) -> Option<(u32, u64)> {
+        let w = self.inner.write.lock();
+        w.active.as_ref().map(|a| (a.id, a.len))
+    }
+
     /// Current counters.
     pub fn stats(&self) -> Stats {
         let inner = &*self.inner;
@@ -631,14 +653,20 @@ impl Bitcask {
             let _ = worker.join();
         }
         inner.reap();
-        let Some(active) = inner.write.lock().active.take() else {
+        let Some(mut active) = inner.write.lock().active.take() else {
             return Ok(());
         };
         inner.check_writable()?;
+        let path = inner.data_path(active.id);
+        if let Some(map) = active.map.as_mut() {
+            map.finish(&active.file, active.len).map_err(|e| {
+                Error::io("cut the reserved tail of the data file", path.clone(), e)
+            })?;
+        }
         active
             .file
-            .sync_data()
-            .map_err(|e| Error::io("sync data file at close", inner.data_path(active.id), e))?;
+            .sync_all()
+            .map_err(|e| Error::io("sync data file at close", path, e))?;
         // Closing seals the active file: give it a hint so the next open reads no values, unless
         // nothing was appended since the open and its hint is still there.
         let order = inner.write.lock().files.get(&active.id).map(|m| m.order);
@@ -668,9 +696,10 @@ pub(crate) struct Op<'a> {
 }
 
 /// Encodes one record into this thread's scratch buffer (outside every lock) and hands it on.
-/// `expiry` is the record's own expiry field (0 = none).
+/// `timestamp` is the write time (seconds), `expiry` the record's own expiry field (0 = none).
 fn with_record<R>(
     flags: u8,
+    timestamp: u32,
     expiry: u32,
     key: &[u8],
     value: &[u8],
@@ -690,7 +719,7 @@ fn with_record<R>(
             }
         };
         buf.clear();
-        format::encode_record(buf, flags, now_secs(), expiry, key, value);
+        format::encode_record(buf, flags, timestamp, expiry, key, value);
         let r = f(buf);
         if buf.capacity() > KEEP_RECORD_BUF {
             *buf = Vec::new();
@@ -742,11 +771,12 @@ impl Inner {
 
     /// Appends a put whose record carries `expiry` (0 = none) and syncs per the mode.
     fn put_expiring(&self, key: &[u8], value: &[u8], expiry: u32) -> Result<()> {
-        let expires = self.opts.expires_at(now_secs(), expiry);
+        let now = now_secs();
+        let expires = self.opts.expires_at(now, expiry);
         if expires != 0 && !self.expiring.load(Ordering::Relaxed) {
             self.expiring.store(true, Ordering::Relaxed);
         }
-        let appended = with_record(0, expiry, key, value, |record| {
+        let appended = with_record(0, now, expiry, key, value, |record| {
             let op = Op {
                 key,
                 len: record.len() as u32,
@@ -862,18 +892,7 @@ impl Inner {
                 limit: u32::MAX as u64 - offset,
             });
         }
-        if let Err(e) = active.file.write_all_at(records, offset) {
-            // Take back whatever part reached the file, so the log stays a clean sequence of
-            // records; if even that fails the file's tail is unknown: poison.
-            let path = self.data_path(active.id);
-            if let Err(e2) = active.file.set_len(offset) {
-                self.poison(format!(
-                    "append to '{}' failed ({e}) and cutting it back failed ({e2})",
-                    path.display()
-                ));
-            }
-            return Err(Error::io("append to data file", path, e));
-        }
+        self.write_records(active, records, offset)?;
         active.len += records.len() as u64;
         active.appended += records.len() as u64;
         let id = active.id;
@@ -881,29 +900,7 @@ impl Inner {
             .get_mut(&id)
             .expect("the active file is registered")
             .len = active.len;
-        let mut at = offset as u32;
-        let changes: Vec<(&[u8], Option<Loc>)> = ops
-            .iter()
-            .map(|op| {
-                let loc = Loc {
-                    file_id: id,
-                    offset: at,
-                    len: op.len,
-                    expires: op.expires,
-                };
-                at += op.len;
-                (op.key, (!op.tombstone).then_some(loc))
-            })
-            .collect();
-        let olds = if let [(key, loc)] = changes[..] {
-            vec![match loc {
-                Some(loc) => self.keydir.insert(key, loc),
-                None => self.keydir.remove(key),
-            }]
-        } else {
-            self.keydir.apply_atomically(&changes)
-        };
-        for ((_, new), old) in changes.iter().zip(olds) {
+        let mut account = |new: Option<Loc>, old: Option<Loc>| {
             if let Some(new) = new {
                 files.get_mut(&id).expect("registered").live += new.len as u64;
             }
@@ -912,8 +909,76 @@ impl Inner {
             {
                 m.live -= old.len as u64;
             }
+        };
+        if let [op] = ops {
+            // The common case, a single put or delete: no allocation.
+            let loc = Loc {
+                file_id: id,
+                offset: offset as u32,
+                len: op.len,
+                expires: op.expires,
+            };
+            let (new, old) = if op.tombstone {
+                (None, self.keydir.remove(op.key))
+            } else {
+                (Some(loc), self.keydir.insert(op.key, loc))
+            };
+            account(new, old);
+        } else {
+            let mut at = offset as u32;
+            let changes: Vec<(&[u8], Option<Loc>)> = ops
+                .iter()
+                .map(|op| {
+                    let loc = Loc {
+                        file_id: id,
+                        offset: at,
+                        len: op.len,
+                        expires: op.expires,
+                    };
+                    at += op.len;
+                    (op.key, (!op.tombstone).then_some(loc))
+                })
+                .collect();
+            let olds = self.keydir.apply_atomically(&changes);
+            for ((_, new), old) in changes.iter().zip(olds) {
+                account(*new, old);
+            }
         }
         Ok(Some(active.appended))
+    }
+
+    /// Puts `records` at `offset` of the active file: through its map when it has one (no
+    /// system call), else with `pwrite`. On error nothing of `records` is left in the file.
+    fn write_records(&self, active: &mut ActiveFile, records: &[u8], offset: u64) -> Result<()> {
+        let end = offset + records.len() as u64;
+        let path = || self.data_path(active.id);
+        if let Some(map) = active.map.as_mut() {
+            if map.covers(end) {
+                match map.write_at(&active.file, records, offset) {
+                    Ok(true) => return Ok(()),
+                    // Nothing was written (space is reserved before the copy).
+                    Err(e) => return Err(Error::io("append to data file", path(), e)),
+                    Ok(false) => {}
+                }
+            }
+            // A record past the map (larger than the file size limit), or a filesystem that
+            // cannot reserve space: this file continues with pwrite.
+            map.finish(&active.file, offset)
+                .map_err(|e| Error::io("cut the reserved tail of the data file", path(), e))?;
+            active.map = None;
+        }
+        if let Err(e) = active.file.write_all_at(records, offset) {
+            // Take back whatever part reached the file, so the log stays a clean sequence of
+            // records; if even that fails the file's tail is unknown: poison.
+            if let Err(e2) = active.file.set_len(offset) {
+                self.poison(format!(
+                    "append to '{}' failed ({e}) and cutting it back failed ({e2})",
+                    path().display()
+                ));
+            }
+            return Err(Error::io("append to data file", path(), e));
+        }
+        Ok(())
     }
 
     /// Seals the active file and starts the next one; the background thread writes the sealed
@@ -924,6 +989,18 @@ impl Inner {
         files: &mut BTreeMap<u32, FileMeta>,
     ) -> Result<()> {
         let sealed = active.id;
+        if let Some(map) = active.map.as_mut() {
+            // The sealed file ends at its last record. fdatasync below makes the new length
+            // durable too (a size change is data-retrieval metadata), so a sealed file never
+            // comes back with the reserved zeros after a crash.
+            map.finish(&active.file, active.len).map_err(|e| {
+                Error::io(
+                    "cut the reserved tail of the data file",
+                    self.data_path(sealed),
+                    e,
+                )
+            })?;
+        }
         self.sync_data_file(&active.file).map_err(|e| {
             let err = Error::io("sync data file being sealed", self.data_path(sealed), e);
             self.poison(err.to_string());
@@ -938,6 +1015,7 @@ impl Inner {
         let id = active.next_id;
         let (file, id) = create_data_file(&self.dir, id)?;
         files.insert(id, FileMeta::new(id, FILE_HEADER_LEN as u64));
+        active.map = append_map(&file, FILE_HEADER_LEN as u64, &self.opts);
         active.file = Arc::new(file);
         active.id = id;
         active.len = FILE_HEADER_LEN as u64;
@@ -1078,6 +1156,15 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(|e| Error::io("sync directory", dir.to_path_buf(), e))
+}
+
+/// The append map for an active file of `len` bytes, unless the options or the filesystem rule
+/// it out.
+fn append_map(file: &File, len: u64, opts: &Options) -> Option<WriteMap> {
+    if !opts.mmap_writes {
+        return None;
+    }
+    WriteMap::new(file, len, opts.max_file_size)
 }
 
 /// Creates `<id>.data` with its header and makes its directory entry durable.

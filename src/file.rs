@@ -5,9 +5,13 @@
 //! system call (a `pread` per get was a third of the read path). The one hazard of a map is a
 //! read past the end of the file, which the kernel answers with SIGBUS; [`Mapped::bytes`] only
 //! hands out ranges inside the file length it has seen with `fstat`, re-checking when asked for
-//! more (the active file grows), so a damaged index entry gets an error, never a signal. Data
-//! files only shrink at open (torn-tail repair, before anything is mapped) and when a failed
-//! append is cut back (bytes no index entry points into).
+//! more (the active file grows), so an index entry past the end gets an error, never a signal.
+//! Data files only shrink at open (torn-tail repair, before anything is mapped), when the active
+//! file's reserved zeros are cut off at seal or close, and when a failed append is cut back:
+//! always bytes past the last record, which no index entry points into.
+//!
+//! Appends go through [`WriteMap`], a writable map of the active file over space reserved
+//! with `fallocate`, where the filesystem makes that safe.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -107,8 +111,10 @@ impl Mapped {
                 ));
             }
         }
-        // SAFETY: [offset, end) is inside the mapping and inside the file, whose length never
-        // drops below what `known_len` saw while mapped (module docs), so every page is backed.
+        // SAFETY: [offset, end) is inside the mapping and inside the file as `fstat` saw it. A
+        // file shrinks while mapped only when the active file's reserved zeros are cut at seal
+        // or close (`WriteMap::finish`) or a failed append is cut back: bytes past every record,
+        // which no index entry (the source of every read range) points into.
         Ok(unsafe { std::slice::from_raw_parts(self.ptr.add(offset as usize), len) })
     }
 }
@@ -195,6 +201,166 @@ impl FileCache {
     #[cfg(test)]
     pub(crate) fn open_count(&self) -> usize {
         self.open.read().len()
+    }
+}
+
+/// Filesystems where writing through a shared map into `fallocate`d space cannot fail at
+/// write-back for lack of space (the blocks are reserved up front): ext4, XFS, tmpfs. On others
+/// (copy-on-write filesystems such as btrfs, network filesystems) a full disk would surface as
+/// SIGBUS inside a store instruction, so appends there use `pwrite` and report ENOSPC as an error.
+const MAP_SAFE_FILESYSTEMS: [i64; 3] = [0xEF53, 0x5846_5342, 0x0102_1994];
+
+/// How far the active file is extended (with `fallocate`) ahead of the appends.
+const GROW_STEP: u64 = 8 << 20;
+
+/// The active data file's append target: a writable shared map of the file, reserved up to the
+/// maximum file size, over space reserved ahead of the writes with `fallocate`.
+///
+/// An append is then a `memcpy` into the page cache instead of a `pwrite` system call (which
+/// was half of a put). The bytes are in the page cache, hence in the file, as soon as the copy
+/// returns: a killed process loses nothing, and `fdatasync` on the file writes them out exactly
+/// as it does written pages. The file is longer than its records by the reserved zeros until it
+/// is sealed or closed ([`WriteMap::finish`]); recovery stops at them (`recovery.rs`).
+pub(crate) struct WriteMap {
+    ptr: *mut u8,
+    reserved: u64,
+    /// File length: bytes `[0, allocated)` exist and have disk space reserved.
+    allocated: u64,
+}
+
+// SAFETY: the pointer is only written through `&mut self` (the owner holds the store's write
+// mutex), and the mapping lives until drop.
+unsafe impl Send for WriteMap {}
+
+impl WriteMap {
+    /// Maps `file` (currently `len` bytes long) for appends, or returns None where appends
+    /// should use `pwrite` (an unsuitable filesystem, or the mapping was refused).
+    pub(crate) fn new(file: &File, len: u64, reserve: u64) -> Option<WriteMap> {
+        let fd = std::os::unix::io::AsRawFd::as_raw_fd(file);
+        // SAFETY: fstatfs writes into the zeroed struct we pass; fd is open for the call.
+        let mut fs: libc::statfs = unsafe { std::mem::zeroed() };
+        if unsafe { libc::fstatfs(fd, &mut fs) } != 0
+            || !MAP_SAFE_FILESYSTEMS.contains(&(fs.f_type as i64))
+        {
+            return None;
+        }
+        let reserved = reserve.max(len);
+        // SAFETY: a fresh shared read-write mapping of an open file; the kernel picks the
+        // address. Only `[0, allocated)` is ever touched (see `write_at`).
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                reserved as usize,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                fd,
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return None;
+        }
+        Some(WriteMap {
+            ptr: ptr.cast(),
+            reserved,
+            allocated: len,
+        })
+    }
+
+    /// Whether a write ending at `end` fits in the map.
+    pub(crate) fn covers(&self, end: u64) -> bool {
+        end <= self.reserved
+    }
+
+    /// Writes `bytes` at `offset` of `file` (the range must be [`covered`](Self::covers)).
+    /// Space is reserved first, so a full disk is an error here, with nothing written, and never
+    /// a signal later. Returns false, having written nothing, if the filesystem cannot reserve
+    /// space (the caller then switches to `pwrite`).
+    pub(crate) fn write_at(&mut self, file: &File, bytes: &[u8], offset: u64) -> io::Result<bool> {
+        let end = offset + bytes.len() as u64;
+        assert!(end <= self.reserved, "write past the append map");
+        if end > self.allocated {
+            let step = end.max(self.allocated + GROW_STEP).min(self.reserved);
+            // Reserve a step ahead; short of space, reserve just what this write needs.
+            match self.allocate(file, step) {
+                Err(e) if e.raw_os_error() == Some(libc::ENOSPC) && step > end => {
+                    self.allocate(file, end)?
+                }
+                other => other?,
+            }
+            if self.allocated < end {
+                return Ok(false);
+            }
+        }
+        // SAFETY: [offset, end) lies inside the mapping (end <= reserved) and inside the file,
+        // whose blocks `fallocate` reserved (end <= allocated); nothing else writes this range
+        // (appends are serialised by the write mutex and never overlap written records).
+        unsafe { copy_front_to_back(bytes, self.ptr.add(offset as usize)) };
+        Ok(true)
+    }
+
+    /// Extends the file to `target` bytes with reserved space. Leaves `allocated` unchanged
+    /// where the filesystem does not support reservation.
+    fn allocate(&mut self, file: &File, target: u64) -> io::Result<()> {
+        let fd = std::os::unix::io::AsRawFd::as_raw_fd(file);
+        // SAFETY: a plain system call on an open descriptor.
+        let rc = unsafe {
+            libc::fallocate(
+                fd,
+                0,
+                self.allocated as libc::off_t,
+                (target - self.allocated) as libc::off_t,
+            )
+        };
+        if rc == 0 {
+            self.allocated = target;
+            return Ok(());
+        }
+        let e = io::Error::last_os_error();
+        match e.raw_os_error() {
+            Some(libc::EOPNOTSUPP) => Ok(()),
+            _ => Err(e),
+        }
+    }
+
+    /// Cuts the reserved zeros off the file so that it ends at its last record (`len`).
+    pub(crate) fn finish(&mut self, file: &File, len: u64) -> io::Result<()> {
+        if self.allocated > len {
+            file.set_len(len)?;
+            self.allocated = len;
+        }
+        Ok(())
+    }
+}
+
+/// Copies `src` to `dst` strictly front to back, 8 bytes at a time.
+///
+/// A process killed in the middle of an append must leave a prefix of the bytes in the file,
+/// as an interrupted `write` does: recovery cuts a torn last record, but if a later record of
+/// the same append (a batch) were complete behind a hole, it would take the hole for damage
+/// and resume at that record. `memcpy` gives no order (it may store the last bytes first); here
+/// the compiler fences keep the stores in order, and the CPU retires them in program order, so
+/// at any instant what is written is a prefix plus at most 8 bytes, less than any record.
+///
+/// # Safety
+/// `dst` must be valid for `src.len()` bytes of writes and not overlap `src`.
+unsafe fn copy_front_to_back(src: &[u8], dst: *mut u8) {
+    use std::sync::atomic::{Ordering, compiler_fence};
+    const _: () = assert!(8 < crate::format::MIN_RECORD_LEN);
+    let mut at = 0;
+    while at < src.len() {
+        let n = (src.len() - at).min(8);
+        // SAFETY: `at + n <= src.len()`, within both buffers per the contract.
+        unsafe { std::ptr::copy_nonoverlapping(src.as_ptr().add(at), dst.add(at), n) };
+        compiler_fence(Ordering::SeqCst);
+        at += n;
+    }
+}
+
+impl Drop for WriteMap {
+    fn drop(&mut self) {
+        // SAFETY: exactly the range mmap returned; no reference into it outlives `self`.
+        unsafe { libc::munmap(self.ptr.cast(), self.reserved as usize) };
     }
 }
 

@@ -25,6 +25,7 @@
 //! scanned instead. It is written to `<id>.hint.tmp`, fsynced and renamed, so a crash never
 //! leaves a half-written `<id>.hint`.
 
+use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -99,6 +100,37 @@ impl HintBuilder {
         }
         self.buf.extend_from_slice(e.key);
         self.entries += 1;
+    }
+
+    /// Drops every entry that a later entry for the same key supersedes. Replay applies a
+    /// file's entries in order, so only a key's last entry in the file has any effect; a file
+    /// written by a fill and then an overwrite holds every key twice, and its hint (and the
+    /// open that loads it) would otherwise be twice as large as needed. Order is kept.
+    pub fn keep_last_per_key(&mut self) {
+        let body = &self.buf[FILE_HEADER_LEN..];
+        let mut spans: Vec<(usize, usize, &[u8])> = Vec::with_capacity(self.entries as usize);
+        let mut pos = 0;
+        while pos < body.len() {
+            let (entry, next) = parse_entry(body, pos, 0).expect("entries this builder wrote");
+            spans.push((pos, next, entry.key));
+            pos = next;
+        }
+        let mut last: HashMap<&[u8], usize> = HashMap::with_capacity(spans.len());
+        for (i, &(.., key)) in spans.iter().enumerate() {
+            last.insert(key, i);
+        }
+        if last.len() == spans.len() {
+            return;
+        }
+        let mut kept = Vec::with_capacity(self.buf.len());
+        kept.extend_from_slice(&self.buf[..FILE_HEADER_LEN]);
+        for (i, &(from, to, key)) in spans.iter().enumerate() {
+            if last[key] == i {
+                kept.extend_from_slice(&body[from..to]);
+            }
+        }
+        self.entries = last.len() as u64;
+        self.buf = kept;
     }
 
     /// Writes `<dir>/<id>.hint` via a temporary file, fsynced, then renamed.
@@ -376,6 +408,47 @@ mod tests {
             got.push((e.key.to_vec(), e.loc, e.flags, e.expiry))
         })
         .map(|_| got)
+    }
+
+    #[test]
+    fn keep_last_per_key_drops_superseded_entries_and_keeps_order() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(format::data_path(dir.path(), 3), [5u8; 500]).unwrap();
+        let mut b = HintBuilder::new(3, 2);
+        let rows: [(&[u8], u32, u8); 5] = [
+            (b"a", 24, 0),
+            (b"b", 60, 0),
+            (b"a", 100, FLAG_TOMBSTONE),
+            (b"c", 140, 0),
+            (b"b", 180, 0),
+        ];
+        for &(key, offset, flags) in &rows {
+            b.add(&Entry {
+                key,
+                loc: Loc {
+                    file_id: 3,
+                    offset,
+                    len: 30,
+                    expires: 0,
+                },
+                flags,
+                timestamp: 1,
+                expiry: 0,
+            });
+        }
+        b.keep_last_per_key();
+        b.write(dir.path(), 3, 500, HintSummary::default()).unwrap();
+        let got: Vec<(Vec<u8>, u32, u8)> = collect(dir.path(), 2, 500)
+            .unwrap()
+            .into_iter()
+            .map(|(k, loc, flags, _)| (k, loc.offset, flags))
+            .collect();
+        let want: Vec<(Vec<u8>, u32, u8)> = vec![
+            (b"a".to_vec(), 100, FLAG_TOMBSTONE),
+            (b"c".to_vec(), 140, 0),
+            (b"b".to_vec(), 180, 0),
+        ];
+        assert_eq!(got, want);
     }
 
     #[test]

@@ -764,6 +764,54 @@ pub struct KeyDir {
     hasher: Hasher,
 }
 
+/// A set of shards write-locked for the duration of a load: entries are applied without a lock
+/// round trip each, and the caller can prefetch the slot a coming entry will probe, so the cache
+/// misses of many inserts overlap instead of being paid one after another (opening a store is
+/// almost all keydir inserts, each a miss into a table far larger than the cache).
+pub struct BulkLoad<'k> {
+    guards: Vec<Option<parking_lot::RwLockWriteGuard<'k, Shard>>>,
+    hasher: &'k Hasher,
+}
+
+impl BulkLoad<'_> {
+    fn shard(&mut self, h: u64) -> &mut Shard {
+        self.guards[shard_of(h)]
+            .as_mut()
+            .expect("bulk load of a key in a shard it does not hold")
+    }
+
+    /// Asks the CPU to start loading the slot `h`'s lookup begins at.
+    #[inline]
+    pub fn prefetch(&self, h: u64) {
+        if let Some(Some(shard)) = self.guards.get(shard_of(h)) {
+            let cap = shard.slots.len();
+            if cap > 0 {
+                let slot: *const u64 = &shard.slots[home(h, cap)];
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: a prefetch is a hint: it never faults and changes no state, and the
+                // address is that of a live slot anyway.
+                unsafe {
+                    std::arch::x86_64::_mm_prefetch(slot.cast(), std::arch::x86_64::_MM_HINT_T0)
+                };
+                #[cfg(not(target_arch = "x86_64"))]
+                let _ = slot;
+            }
+        }
+    }
+
+    /// [`KeyDir::insert`] with the key's precomputed hash.
+    pub fn insert(&mut self, h: u64, key: &[u8], loc: Loc) -> Option<Loc> {
+        let hasher = self.hasher;
+        self.shard(h).insert(hasher, h, key, loc)
+    }
+
+    /// [`KeyDir::remove`] with the key's precomputed hash.
+    pub fn remove(&mut self, h: u64, key: &[u8]) -> Option<Loc> {
+        let hasher = self.hasher;
+        self.shard(h).remove(hasher, h, key)
+    }
+}
+
 // Shared by reference between reader and writer threads.
 const _: () = {
     const fn send_sync<T: Send + Sync>() {}
@@ -877,6 +925,29 @@ impl KeyDir {
     /// The shard `key` lives in, `0..KeyDir::SHARDS`.
     pub fn shard_index(&self, key: &[u8]) -> usize {
         shard_of(self.hasher.hash(key))
+    }
+
+    /// The hash the keydir files `key` under ([`BulkLoad`] takes it precomputed).
+    pub fn hash(&self, key: &[u8]) -> u64 {
+        self.hasher.hash(key)
+    }
+
+    /// The shard a hash from [`KeyDir::hash`] belongs to.
+    pub fn shard_of_hash(h: u64) -> usize {
+        shard_of(h)
+    }
+
+    /// Write-locks every shard `owns` selects, for a bulk load (see [`BulkLoad`]).
+    pub fn bulk_load(&self, owns: impl Fn(usize) -> bool) -> BulkLoad<'_> {
+        BulkLoad {
+            guards: self
+                .shards
+                .iter()
+                .enumerate()
+                .map(|(i, s)| owns(i).then(|| s.0.write()))
+                .collect(),
+            hasher: &self.hasher,
+        }
     }
 
     /// Number of live keys. Not a snapshot: shards are counted one after another.

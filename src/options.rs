@@ -44,6 +44,7 @@ pub struct Options {
     pub(crate) merge_trigger: MergeTrigger,
     pub(crate) auto_merge: bool,
     pub(crate) expiry_secs: u32,
+    pub(crate) mmap_writes: bool,
 }
 
 impl Default for Options {
@@ -59,6 +60,7 @@ impl Default for Options {
             merge_trigger: MergeTrigger::default(),
             auto_merge: false,
             expiry_secs: 0,
+            mmap_writes: true,
         }
     }
 }
@@ -95,6 +97,16 @@ impl Options {
     /// Open without the write lock: reads see the store as of the open, writes fail.
     pub fn read_only(&mut self, on: bool) -> &mut Self {
         self.read_only = on;
+        self
+    }
+
+    /// Append through a writable memory map of the active file (on by default): a put then
+    /// costs a copy into the page cache instead of a `write` system call. Used only on
+    /// filesystems where space reserved with `fallocate` cannot run out at write-back (ext4,
+    /// XFS, tmpfs); elsewhere, or when off, appends use `pwrite`. Durability is the same either
+    /// way: the bytes are in the page cache when the put returns, and syncs flush them.
+    pub fn mmap_writes(&mut self, on: bool) -> &mut Self {
+        self.mmap_writes = on;
         self
     }
 

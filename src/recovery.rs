@@ -28,6 +28,9 @@ use crate::hint::{self, Entry, HintBuilder, HintSummary};
 use crate::keydir::{KeyDir, Loc};
 use crate::options::Options;
 
+/// How many entries ahead a bulk load prefetches the keydir slot (enough to cover a miss).
+const PREFETCH_AHEAD: usize = 8;
+
 /// Sequential read granularity for scans.
 const SCAN_CHUNK: usize = 1 << 20;
 
@@ -184,6 +187,7 @@ pub(crate) fn load(dir: &Path, repair: bool, opts: &Options) -> Result<Loaded> {
                 stats.hint_files_loaded += 1;
                 ScanOutcome {
                     valid_end: len,
+                    scan_end: len,
                     corrupt_records: summary.corrupt_records,
                     corrupt_bytes: summary.corrupt_bytes,
                 }
@@ -202,9 +206,10 @@ pub(crate) fn load(dir: &Path, repair: bool, opts: &Options) -> Result<Loaded> {
         stats.corrupt_bytes += outcome.corrupt_bytes;
         let mut kept_len = len;
         if is_tail {
-            let torn = len.saturating_sub(outcome.valid_end);
-            if torn > 0 {
-                stats.truncated_bytes = torn;
+            // Zeros after the records are space the writer had reserved (see `WriteMap`), not
+            // damage: cut them, but count only the bytes of records that did not complete.
+            stats.truncated_bytes = outcome.scan_end.saturating_sub(outcome.valid_end);
+            if len > outcome.valid_end {
                 kept_len = outcome.valid_end;
             }
             if repair {
@@ -250,7 +255,7 @@ fn apply_parallel(
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .clamp(1, 8);
-    if threads == 1 || entries.len() < 64 * 1024 {
+    if entries.len() < 64 * 1024 {
         let mut any = false;
         for e in entries {
             let expires = opts.expires_at(e.timestamp, e.expiry);
@@ -259,6 +264,19 @@ fn apply_parallel(
         }
         return any;
     }
+    // Hash every key once, in parallel; each thread then takes the entries of its shards.
+    let mut hashes = vec![0u64; entries.len()];
+    let per = entries.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        for (out, chunk) in hashes.chunks_mut(per).zip(entries.chunks(per)) {
+            s.spawn(move || {
+                for (h, e) in out.iter_mut().zip(chunk) {
+                    *h = keydir.hash(e.key);
+                }
+            });
+        }
+    });
+    let hashes = &hashes;
     // Each thread counts live-byte changes per file in its own copy; they are summed after.
     let results: Vec<(BTreeMap<u32, FileMeta>, bool)> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
@@ -268,14 +286,33 @@ fn apply_parallel(
                     .map(|(&id, m)| (id, FileMeta { live: 0, ..*m }))
                     .collect();
                 s.spawn(move || {
+                    let owns = |shard: usize| shard % threads == t;
+                    let picked: Vec<u32> = (0..entries.len() as u32)
+                        .filter(|&i| owns(KeyDir::shard_of_hash(hashes[i as usize])))
+                        .collect();
+                    let mut bulk = keydir.bulk_load(owns);
                     let mut any = false;
-                    for e in entries {
-                        if keydir.shard_index(e.key) % threads != t {
-                            continue;
+                    for (n, &i) in picked.iter().enumerate() {
+                        if let Some(&ahead) = picked.get(n + PREFETCH_AHEAD) {
+                            bulk.prefetch(hashes[ahead as usize]);
                         }
+                        let (e, h) = (&entries[i as usize], hashes[i as usize]);
                         let expires = opts.expires_at(e.timestamp, e.expiry);
                         any |= expires != 0;
-                        apply_entry(keydir, &mut mine, e, expires, now);
+                        let loc = Loc { expires, ..e.loc };
+                        let old = if e.is_tombstone() || loc.expired_at(now) {
+                            bulk.remove(h, e.key)
+                        } else {
+                            if let Some(m) = mine.get_mut(&e.loc.file_id) {
+                                m.live = m.live.wrapping_add(e.loc.len as u64);
+                            }
+                            bulk.insert(h, e.key, loc)
+                        };
+                        if let Some(old) = old
+                            && let Some(m) = mine.get_mut(&old.file_id)
+                        {
+                            m.live = m.live.wrapping_sub(old.len as u64);
+                        }
                     }
                     (mine, any)
                 })
@@ -298,10 +335,6 @@ fn apply_parallel(
     any
 }
 
-/// Applies one replayed record to the keydir and the per-file live byte counts. A record already
-/// expired at `now` deletes its key like a tombstone (its bytes stay dead). The counts wrap
-/// rather than check: a parallel load's per-thread copies may dip "below zero" when a key's older
-/// record was counted by another pass; their sums come out exact.
 pub(crate) fn apply_entry(
     keydir: &KeyDir,
     files: &mut BTreeMap<u32, FileMeta>,
@@ -366,6 +399,7 @@ pub(crate) fn scan_sealed(
 pub(crate) fn build_hint(dir: &Path, id: u32, order: u32) -> Result<()> {
     let mut builder = HintBuilder::new(id, order);
     let (summary, len) = scan_sealed(dir, id, &mut |e| builder.add(&e))?;
+    builder.keep_last_per_key();
     builder.write(dir, id, len, summary)
 }
 
@@ -419,6 +453,9 @@ fn read_prefix(file: &File, buf: &mut [u8]) -> io::Result<usize> {
 struct ScanOutcome {
     /// End of the last record that was applied (or the header, if none was).
     valid_end: u64,
+    /// Where the scan stopped looking for records: the file's end, or in the last file the end
+    /// of its last non-zero byte (no record starts with a zero key length).
+    scan_end: u64,
     corrupt_records: u64,
     corrupt_bytes: u64,
 }
@@ -460,14 +497,20 @@ fn scan_file(
     let io_err = |e| Error::io("read data file", PathBuf::from(path), e);
     let mut reader = SeqReader::new(file, len, SCAN_CHUNK);
     let header_end = FILE_HEADER_LEN as u64;
+    let scan_end = if is_tail {
+        nonzero_end(file, header_end.min(len), len).map_err(io_err)?
+    } else {
+        len
+    };
     let mut outcome = ScanOutcome {
         valid_end: header_end.min(len),
+        scan_end,
         corrupt_records: 0,
         corrupt_bytes: 0,
     };
     let mut batch = PendingBatch::default();
     let mut pos = header_end;
-    while pos < len {
+    while pos < scan_end {
         match record_at(&mut reader, pos).map_err(io_err)? {
             Probe::Valid(h) => {
                 let rec_len = h.record_len();
@@ -520,10 +563,10 @@ fn scan_file(
                 pos += rec_len;
             }
             Probe::Bad { claimed_len } => {
-                match next_record(&mut reader, pos, claimed_len).map_err(io_err)? {
+                match next_record(&mut reader, pos, claimed_len, scan_end).map_err(io_err)? {
                     // A damaged record that ends the last file is a write the crash cut short
                     // (the size reached the disk, not all the data): a torn tail, not damage.
-                    Some(next) if is_tail && next == len => pos = len,
+                    Some(next) if is_tail && next >= scan_end => pos = len,
                     Some(next) => {
                         batch.discard(&mut outcome, pos);
                         outcome.corrupt_records += 1;
@@ -549,6 +592,24 @@ fn scan_file(
         batch.discard(&mut outcome, len);
     }
     Ok(outcome)
+}
+
+/// The end of the last non-zero byte of `file` at or after `from` (`from` if there is none):
+/// found reading backwards, so reserved zeros cost one read per 64 KiB of them.
+fn nonzero_end(file: &File, from: u64, len: u64) -> io::Result<u64> {
+    use std::os::unix::fs::FileExt;
+    let mut buf = vec![0u8; 64 << 10];
+    let mut end = len;
+    while end > from {
+        let start = end.saturating_sub(buf.len() as u64).max(from);
+        let chunk = &mut buf[..(end - start) as usize];
+        file.read_exact_at(chunk, start)?;
+        if let Some(i) = chunk.iter().rposition(|&b| b != 0) {
+            return Ok(start + i as u64 + 1);
+        }
+        end = start;
+    }
+    Ok(from)
 }
 
 enum Probe {
@@ -608,19 +669,23 @@ fn next_record(
     reader: &mut SeqReader<'_>,
     pos: u64,
     claimed_len: Option<u64>,
+    scan_end: u64,
 ) -> io::Result<Option<u64>> {
     // Damage inside the key or value leaves the length intact: trust it if a valid record (or
     // the end of the file) follows.
     if let Some(claimed) = claimed_len {
         let next = pos + claimed;
-        if next == reader.file_len() || trustworthy_at(reader, next)? {
+        if next >= scan_end || trustworthy_at(reader, next, scan_end)? {
             return Ok(Some(next));
         }
     }
-    let last_start = reader.file_len().saturating_sub(MIN_RECORD_LEN as u64);
+    let last_start = reader
+        .file_len()
+        .saturating_sub(MIN_RECORD_LEN as u64)
+        .min(scan_end.saturating_sub(1));
     let mut candidate = pos + 1;
     while candidate <= last_start {
-        if trustworthy_at(reader, candidate)? {
+        if trustworthy_at(reader, candidate, scan_end)? {
             return Ok(Some(candidate));
         }
         candidate += 1;
@@ -628,15 +693,16 @@ fn next_record(
     Ok(None)
 }
 
-/// A record that verifies and is followed by another that verifies or by the end of the file.
+/// A record that verifies and is followed by another that verifies or by the end of the file
+/// (or of its non-zero bytes).
 /// Requiring two in a row makes it very unlikely that bytes inside a damaged region (or inside a
 /// value that itself contains record-shaped bytes) are taken for a record.
-fn trustworthy_at(reader: &mut SeqReader<'_>, at: u64) -> io::Result<bool> {
+fn trustworthy_at(reader: &mut SeqReader<'_>, at: u64, scan_end: u64) -> io::Result<bool> {
     let Probe::Valid(h) = record_at(reader, at)? else {
         return Ok(false);
     };
     let next = at + h.record_len();
-    if next == reader.file_len() {
+    if next >= scan_end {
         return Ok(true);
     }
     Ok(matches!(record_at(reader, next)?, Probe::Valid(_)))

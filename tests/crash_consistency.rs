@@ -33,7 +33,9 @@ fn sigkill_loses_no_acknowledged_op_in_any_sync_mode() {
         kinds.extend(t.in_flight.keys().copied());
     }
     let kills: u64 = tallies.iter().map(|(_, t)| t.kills).sum();
-    for kind in ["put", "delete", "batch", "merge"] {
+    // Deletes are not required: kills land where the time goes, and a delete (one small
+    // append into a mapped file) is over too quickly to be hit reliably in a bounded run.
+    for kind in ["put", "batch", "merge"] {
         if kills < 100 {
             break; // a short long-mode run may simply not have hit every kind
         }

@@ -80,7 +80,11 @@ fn hint_entry_past_the_end_of_its_data_file_is_not_trusted() {
     hint[24 + 5..24 + 9].copy_from_slice(&0x00FF_FFFFu32.to_le_bytes());
     write_hint(dir.path(), hint);
     let db = Bitcask::open(dir.path(), &Options::default()).unwrap();
-    assert_eq!(db.stats().hint_files_loaded, hints - 1, "the damaged hint was used");
+    assert_eq!(
+        db.stats().hint_files_loaded,
+        hints - 1,
+        "the damaged hint was used"
+    );
     assert_eq!(db.get(b"k1").unwrap(), Some(vec![b'c'; 100]));
     assert_eq!(db.get(b"k2").unwrap(), Some(vec![b'b'; 100]));
     check_fold_agrees_with_get(&db);
@@ -100,7 +104,11 @@ fn hint_entries_sharing_a_record_are_not_trusted() {
     hint[second + 5..second + 13].copy_from_slice(&loc);
     write_hint(dir.path(), hint);
     let db = Bitcask::open(dir.path(), &Options::default()).unwrap();
-    assert_eq!(db.stats().hint_files_loaded, hints - 1, "the inconsistent hint was used");
+    assert_eq!(
+        db.stats().hint_files_loaded,
+        hints - 1,
+        "the inconsistent hint was used"
+    );
     assert_eq!(db.get(b"k2").unwrap(), Some(vec![b'b'; 100]));
     check_fold_agrees_with_get(&db);
 }
@@ -117,7 +125,10 @@ fn fold_checks_each_record_holds_the_key_it_was_filed_under() {
     write_hint(dir.path(), hint);
     let db = Bitcask::open(dir.path(), &Options::default()).unwrap();
     assert_eq!(db.get(b"k2").unwrap(), None, "the index has no k2");
-    assert!(db.get(b"k3").is_err(), "k3's record holds k2: get reports damage");
+    assert!(
+        db.get(b"k3").is_err(),
+        "k3's record holds k2: get reports damage"
+    );
     check_fold_agrees_with_get(&db);
     let mut keys = Vec::new();
     let res = db.fold(|k, _| {

@@ -18,11 +18,13 @@ fn vm_flags_of_mappings_under(dir: &std::path::Path) -> Vec<(String, String)> {
             }
         } else if is_mapping_header(line) {
             // "start-end perms offset dev inode [path]"
-            current = line
-                .split_whitespace()
-                .nth(5)
-                .filter(|p| p.starts_with(dir))
-                .map(str::to_string);
+            // Only the read maps: the active file's append map (`rw-s`) is written front to
+            // back and needs no advice.
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            current = fields
+                .get(5)
+                .filter(|p| p.starts_with(dir) && fields[1] == "r--s")
+                .map(|p| p.to_string());
         }
     }
     out

@@ -143,12 +143,10 @@ pub fn child(role: &str, dir: &Path) -> ! {
             Op::Merge => db.merge().unwrap(),
         }
         let (did, dlen) = db.durable_position().unwrap();
-        // The active file is `did` (a merge or rotation may have started a new one): its size
-        // now is where this op's bytes end.
-        let alen = std::fs::metadata(bitcask_data_path(dir, did))
-            .unwrap()
-            .len();
-        writeln!(out, "@@A {n} {did} {alen} {did} {dlen}").unwrap();
+        // Where the active file's records end now is where this op's bytes end (a merge or
+        // rotation may have started a new file; the file may be longer by reserved space).
+        let (aid, alen) = db.append_position().unwrap();
+        writeln!(out, "@@A {n} {aid} {alen} {did} {dlen}").unwrap();
         out.flush().unwrap();
     }
     unreachable!()
