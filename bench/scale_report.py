@@ -206,6 +206,10 @@ def main():
     for s in stores:
         out.append(f"- **{STORE_TITLE.get(s, s)}**: {configs.get(s, '?')}.")
     out.append("")
+    out.append("For the cache-limited reads only, LMDB is opened with MDB_NORDAHEAD and Kyoto "
+               "Cabinet with msiz=0 (reads through pread, not its memory map); bitcask advises its "
+               "maps MADV_RANDOM itself. Why: bench/README.md, \"Scaling and reads larger than "
+               "the page cache\".\n")
     out.append("Raw numbers, one JSON object per measurement: scaling.jsonl in this directory.\n")
     out.append("![fill and read throughput by key count; cache-limited reads per store](scaling.png)\n")
     with open(a.md, "w") as fh:
