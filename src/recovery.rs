@@ -596,7 +596,7 @@ fn scan_file(
 
 /// The end of the last non-zero byte of `file` at or after `from` (`from` if there is none):
 /// found reading backwards, so reserved zeros cost one read per 64 KiB of them.
-fn nonzero_end(file: &File, from: u64, len: u64) -> io::Result<u64> {
+pub(crate) fn nonzero_end(file: &File, from: u64, len: u64) -> io::Result<u64> {
     use std::os::unix::fs::FileExt;
     let mut buf = vec![0u8; 64 << 10];
     let mut end = len;

@@ -270,12 +270,21 @@ fn analyse(dir: &Path, report: &mut VerifyReport, progress: &mut dyn FnMut(&Path
             let what = describe_gap(&path, from, to, scanned_len)
                 .map_err(|e| Error::io("read data file", path.clone(), e))?;
             if at_end && is_newest {
+                // Zeros after the records of the newest file are space its writer reserved
+                // (the store may be open right now): free space, not a torn write.
+                let file =
+                    File::open(&path).map_err(|e| Error::io("open data file", path.clone(), e))?;
+                let written_to = crate::recovery::nonzero_end(&file, from, to)
+                    .map_err(|e| Error::io("read data file", path.clone(), e))?;
+                if written_to <= from {
+                    continue;
+                }
                 plan.truncate = Some((f.id, from));
                 report.problems.push(Problem {
                     file: path.clone(),
                     offset: from,
                     kind: ProblemKind::TornTail,
-                    what: format!("torn tail of {} bytes: {what}", to - from),
+                    what: format!("torn tail of {} bytes: {what}", written_to - from),
                 });
             } else {
                 report.problems.push(Problem {
