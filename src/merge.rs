@@ -208,6 +208,9 @@ pub(crate) fn recover(dir: &Path) -> Result<()> {
                 }
             }
         }
+        // The outputs' new names must be durable before the marker that says to delete the
+        // inputs: a file system may persist renames out of order.
+        sync_dir(dir)?;
         let marker = dir.join(format!("{MERGED_PREFIX}{}", commit.outputs[0]));
         fs::rename(tmp.join(COMMIT_FILE), &marker).map_err(|e| io("finish merge", &marker, e))?;
         sync_dir(dir)?;
@@ -234,6 +237,8 @@ pub(crate) fn recover(dir: &Path) -> Result<()> {
             && let Some(commit) = Commit::decode(&bytes)
         {
             delete_files(dir, &commit.inputs)?;
+            // The deletions must be durable before the record of what to delete goes.
+            sync_dir(dir)?;
         }
         // A damaged record cannot say what to delete; the duplicates it leaves are harmless.
         fs::remove_file(&marker).map_err(|e| io("remove merge record", &marker, e))?;
@@ -462,6 +467,9 @@ impl Inner {
                 fs::rename(&from, &to).map_err(|e| Error::io("publish merge output", from, e))?;
             }
         }
+        // The outputs' names must be durable before the marker that retires the inputs: a file
+        // system may persist the two renames out of order.
+        sync_dir(&self.dir)?;
         let marker = self
             .dir
             .join(format!("{MERGED_PREFIX}{}", commit.outputs[0]));
@@ -648,7 +656,8 @@ impl Inner {
                 self.files.forget(id);
             }
             // On failure the files stay; the next open deletes them from the record.
-            if delete_files(&self.dir, &ids).is_ok() {
+            // The deletions must be durable before the record of what to delete goes.
+            if delete_files(&self.dir, &ids).is_ok() && sync_dir(&self.dir).is_ok() {
                 let _ = fs::remove_file(&marker);
             }
         }
