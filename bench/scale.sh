@@ -169,6 +169,9 @@ cg_make() {  # creates $CG with the cache limit; returns 1 (and sets CG_BLOCKED)
 }
 cg_remove() { if [ -n "$CG" ] && [ -d "$CG" ]; then rmdir "$CG" 2>/dev/null || true; fi; CG=""; }
 if [ -z "$CG_BLOCKED" ] && cg_make probe; then cg_remove; fi
+CG_DESC=""
+[ "$CG_KIND" = v2 ] && CG_DESC="cgroup v2 memory group (memory.max)"
+[ "$CG_KIND" = v1 ] && CG_DESC="cgroup v1 memory group (memory.limit_in_bytes), a child of the shell's own"
 if [ -n "$CG_BLOCKED" ]; then
     # The fallback, a data set larger than free memory, would need MemAvailable / 130 B keys
     # (~170M here): hours of filling on this class of machine. So say what blocked it instead.
@@ -208,7 +211,7 @@ info = {"store": "-", "test": "machine",
   "command": """$CMDLINE""", "keys": "$(IFS=,; echo "${FIT[*]}")", "keys_asked": "$KEYS",
   "stores": "$(IFS=,; echo "${SEL[*]}")", "runs": $RUNS, "reads": $READS,
   "cold_reads": $COLD_READS, "cold_secs": $COLD_SECS, "cold_min_keys": $COLD_MIN_KEYS, "peer_max_secs": $PEER_MAX_SECS,
-  "cache_limit": $LIMIT_BYTES, "cgroup": """${CG_KIND:+$CG_KIND memory cgroup under $CG_PARENT}""",
+  "cache_limit": $LIMIT_BYTES, "cgroup": """$CG_DESC""",
   "cgroup_blocked": """$CG_BLOCKED""",
   "bitcask": "commit $GITREV" + (" + $GITDIRTY uncommitted change(s) under src/ or Cargo files" if $GITDIRTY else ""),
   "versions": {"lmdb": "$(pkgver liblmdb-dev)", "leveldb": "$(pkgver libleveldb-dev)",

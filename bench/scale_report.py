@@ -127,7 +127,9 @@ def main():
                f"{machine.get('reads', 0):,} verified gets of keys drawn uniformly at random, "
                "1 thread, right after the fill (warm page cache). **RSS / anonymous growth**: "
                "/proc/self/statm from just before open to just after the fill, ÷ N (RSS includes "
-               "file pages mapped by LMDB, Kyoto and Tkrzw; anonymous does not). **close**: the "
+               "the file pages a store has mapped: LMDB's, Kyoto's and Tkrzw's files, bitcask's "
+               "append map of its active file; anonymous does not, and for bitcask it is the "
+               "keydir). **close**: the "
                "close after the reads (bitcask writes its hint files there). "
                "Spread = (max − min) / median of the rounds.\n")
     out.append("| keys | store | fill, ops/s | random read, ops/s | RSS growth, B/key | anonymous growth, B/key "
@@ -246,17 +248,19 @@ set format y "%.0s%c"
 set xlabel "keys (log scale)"
 set ylabel "operations per second (log scale)"
 set grid xtics ytics mytics
-set key bottom left
+set key top right
 set xrange [{xmin}:{xmax}]
 """.format(xmin=min(keys) / 2 if keys else 1, xmax=max(keys) * 2 if keys else 10)
     cold_plot = ""
     if ckeys:
         cold_plot = f"""
 unset logscale x
-set logscale y 10
+unset logscale y
+set yrange [0:*]
 set format x "% g"
+set format y "%.0s%c"
 set xlabel ""
-set ylabel "gets per second (log scale)"
+set ylabel "gets per second"
 set title "random gets, page cache limited to {mib(lim)} MiB"
 set style data histogram
 set style histogram clustered gap 1
