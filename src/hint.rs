@@ -25,8 +25,9 @@
 //! scanned instead. It is written to `<id>.hint.tmp`, fsynced and renamed, so a crash never
 //! leaves a half-written `<id>.hint`.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::fs::{self, File};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -53,6 +54,31 @@ pub(crate) struct Entry<'a> {
 impl Entry<'_> {
     pub fn is_tombstone(&self) -> bool {
         self.flags & FLAG_TOMBSTONE != 0
+    }
+}
+
+/// A fast multiply-rotate hash for de-duplicating one file's keys (std's SipHash cost more
+/// than the rest of writing a hint). Not keyed: the keys come from the store's own file, and a
+/// pathological set only makes the de-duplication slower, never wrong.
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = self.0 ^ (bytes.len() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let w = u64::from_le_bytes(c.try_into().expect("8 bytes"));
+            h = (h ^ w).wrapping_mul(0xFF51_AFD7_ED55_8CCD).rotate_left(29);
+        }
+        let mut tail = [0u8; 8];
+        tail[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+        h = (h ^ u64::from_le_bytes(tail)).wrapping_mul(0xC4CE_B9FE_1A85_EC53);
+        self.0 = h ^ (h >> 32);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
     }
 }
 
@@ -108,28 +134,38 @@ impl HintBuilder {
     /// open that loads it) would otherwise be twice as large as needed. Order is kept.
     pub fn keep_last_per_key(&mut self) {
         let body = &self.buf[FILE_HEADER_LEN..];
-        let mut spans: Vec<(usize, usize, &[u8])> = Vec::with_capacity(self.entries as usize);
+        let mut starts: Vec<u32> = Vec::with_capacity(self.entries as usize + 1);
         let mut pos = 0;
         while pos < body.len() {
-            let (entry, next) = parse_entry(body, pos, 0).expect("entries this builder wrote");
-            spans.push((pos, next, entry.key));
-            pos = next;
+            starts.push(pos as u32);
+            pos = parse_entry(body, pos, 0)
+                .expect("entries this builder wrote")
+                .1;
         }
-        let mut last: HashMap<&[u8], usize> = HashMap::with_capacity(spans.len());
-        for (i, &(.., key)) in spans.iter().enumerate() {
-            last.insert(key, i);
+        starts.push(body.len() as u32);
+        let key_at = |i: usize| {
+            parse_entry(body, starts[i] as usize, 0)
+                .expect("entries this builder wrote")
+                .0
+                .key
+        };
+        // Newest first: an entry is kept if no later one (already seen) has its key.
+        let n = starts.len() - 1;
+        let mut seen: HashSet<&[u8], BuildHasherDefault<KeyHasher>> =
+            HashSet::with_capacity_and_hasher(n, Default::default());
+        let mut keep = vec![false; n];
+        for i in (0..n).rev() {
+            keep[i] = seen.insert(key_at(i));
         }
-        if last.len() == spans.len() {
+        if seen.len() == n {
             return;
         }
         let mut kept = Vec::with_capacity(self.buf.len());
         kept.extend_from_slice(&self.buf[..FILE_HEADER_LEN]);
-        for (i, &(from, to, key)) in spans.iter().enumerate() {
-            if last[key] == i {
-                kept.extend_from_slice(&body[from..to]);
-            }
+        for i in (0..n).filter(|&i| keep[i]) {
+            kept.extend_from_slice(&body[starts[i] as usize..starts[i + 1] as usize]);
         }
-        self.entries = last.len() as u64;
+        self.entries = seen.len() as u64;
         self.buf = kept;
     }
 
