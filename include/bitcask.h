@@ -755,6 +755,21 @@ int bc_options_set_merge_trigger(struct bc_options *o,
 int bc_options_set_auto_merge(struct bc_options *o, int on);
 
 /**
+ * `on` non-zero (the default): appends go through a writable memory map of the active data file,
+ * over disk space reserved ahead with `fallocate` (a put then costs a copy into the page cache,
+ * not a `write` system call). Used only on ext4, XFS and tmpfs, where reserved space cannot run
+ * out when the pages are written back; on other file systems, or with `on` 0, appends use
+ * `pwrite`. Durability is the same either way. While the store is open its active file is
+ * longer on disk than its records by the reserved space (up to 8 MiB), cut at close.
+ *
+ * Returns `BC_OK`, or `BC_E_INVALID` for NULL `o`.
+ *
+ * # Safety
+ * `o` must be NULL or a live pointer from `bc_options_new`.
+ */
+int bc_options_set_mmap_writes(struct bc_options *o, int on);
+
+/**
  * Store-wide expiry: every key reads as absent `secs` seconds (at least, and less than `secs + 1`)
  * after it was written (judged by
  * the write time stored in its record, so it holds across reopens), and merge drops it. 0 (the
