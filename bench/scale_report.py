@@ -171,7 +171,7 @@ def main():
             f"After the fill run, the store is closed, written back (fsync) and its files dropped "
             f"from the page cache (POSIX_FADV_DONTNEED per file; `fincore` confirms what stays "
             f"cached, column \"cached at start\"). A new process opens it (timed) and then moves "
-            f"itself into a fresh {machine.get('cgroup', 'memory cgroup')} whose memory limit is "
+            f"itself into a fresh {machine.get('cgroup', 'memory cgroup')}, limited to "
             f"**{mib(lim)} MiB**; then it does up to {machine.get('cold_reads', 0):,} verified "
             f"gets of uniformly random keys, 1 thread, for at most {machine.get('cold_secs', '?')} s. "
             "Joining after open is deliberate: memory stays charged to the group that allocated "
