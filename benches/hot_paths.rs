@@ -1,20 +1,16 @@
 //! The engine's hot paths, through the Rust API, for profiling while optimising:
 //! put (no sync), get of present keys, get of absent keys, contains, and synced puts with 1 and
-//! 4 threads. Prints ns/op, median of 3 runs each.
+//! 4 threads. Puts run twice, appending with `pwrite` (`mmap_writes(false)`) as the baseline and
+//! through the active file's map (the default), in the same run. Prints ns/op, median of 3 runs.
 //!
 //! `cargo bench --bench hot_paths [-- KEYS]` (default 1,000,000). Profile one phase with, e.g.,
 //! `perf record -g target/release/deps/hot_paths-*`.
 
+mod common;
+use common::key;
 use std::time::Instant;
 
 use bitcask::{Bitcask, Options, SyncMode};
-
-fn key(i: u64) -> [u8; 16] {
-    let mut k = [0u8; 16];
-    k[..8].copy_from_slice(&i.wrapping_mul(0x9E37_79B9_7F4A_7C15).to_be_bytes());
-    k[8..].copy_from_slice(&i.to_le_bytes());
-    k
-}
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());

@@ -4,7 +4,9 @@
 //! measured in a child process of its own, so the RSS growth of one is not hidden by memory the
 //! allocator kept from the other.
 
+mod common;
 use bitcask::keydir::{KeyDir, Loc};
+use common::key;
 use std::collections::HashMap;
 use std::hint::black_box;
 use std::process::Command;
@@ -14,24 +16,6 @@ const DEFAULT_KEYS: u64 = 10_000_000;
 /// Lookups per timed run: enough to leave the caches, short enough for a 2-core machine.
 const MAX_LOOKUPS: u64 = 2_000_000;
 const RUNS: usize = 3;
-
-/// Distinct, random-looking 16-byte keys without storing them: the first word is a bijection of
-/// the counter, so no two counters give the same key.
-fn key(i: u64) -> [u8; 16] {
-    let a = mix(i ^ 0x243F_6A88_85A3_08D3);
-    let b = mix(a ^ 0x1319_8A2E_0370_7344);
-    let mut k = [0u8; 16];
-    k[..8].copy_from_slice(&a.to_le_bytes());
-    k[8..].copy_from_slice(&b.to_le_bytes());
-    k
-}
-
-/// The splitmix64 finalizer, a bijection on u64.
-fn mix(mut x: u64) -> u64 {
-    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    x ^ (x >> 31)
-}
 
 fn loc(i: u64) -> Loc {
     Loc {

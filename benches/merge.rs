@@ -17,6 +17,8 @@
 //! The files stay in the page cache throughout (dropping it needs root), so the numbers measure
 //! CPU, memory and page-cache copies, not disk reads.
 
+mod common;
+use common::{key, mix};
 use std::fs;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -31,24 +33,6 @@ const VALUE_LEN: usize = 100;
 const MAX_FILE_SIZE: u64 = 32 << 20;
 const OPENS: usize = 3;
 const MB: f64 = 1e6;
-
-/// Distinct, random-looking 16-byte keys without storing them: the first word is a bijection of
-/// the counter, so no two counters give the same key.
-fn key(i: u64) -> [u8; 16] {
-    let a = mix(i ^ 0x243F_6A88_85A3_08D3);
-    let b = mix(a ^ 0x1319_8A2E_0370_7344);
-    let mut k = [0u8; 16];
-    k[..8].copy_from_slice(&a.to_le_bytes());
-    k[8..].copy_from_slice(&b.to_le_bytes());
-    k
-}
-
-/// The splitmix64 finalizer, a bijection on u64.
-fn mix(mut x: u64) -> u64 {
-    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    x ^ (x >> 31)
-}
 
 /// A 100-byte value that differs per key and per version.
 fn value(i: u64, version: u64, out: &mut [u8; VALUE_LEN]) {

@@ -3,7 +3,8 @@
 //! # Concurrency
 //! - Reads take one keydir shard read lock (for the lookup only) and one read lock on the file
 //!   cache, then copy out of the file's memory map. They never wait for a disk write or an fsync.
-//! - Writes are serialised by one mutex held for the append (`pwrite`) and the keydir update, so
+//! - Writes are serialised by one mutex held for the append (a copy into the active file's map,
+//!   or a `pwrite`; see `WriteMap`) and the keydir update, so
 //!   the keydir always reflects a prefix of the log. fsync happens outside that mutex (see
 //!   [`SyncState`]): under `SyncMode::Always`, writers that appended while an fsync was running all
 //!   ride on the next one (group commit).

@@ -299,20 +299,10 @@ fn apply_parallel(
                         let (e, h) = (&entries[i as usize], hashes[i as usize]);
                         let expires = opts.expires_at(e.timestamp, e.expiry);
                         any |= expires != 0;
-                        let loc = Loc { expires, ..e.loc };
-                        let old = if e.is_tombstone() || loc.expired_at(now) {
-                            bulk.remove(h, e.key)
-                        } else {
-                            if let Some(m) = mine.get_mut(&e.loc.file_id) {
-                                m.live = m.live.wrapping_add(e.loc.len as u64);
-                            }
-                            bulk.insert(h, e.key, loc)
-                        };
-                        if let Some(old) = old
-                            && let Some(m) = mine.get_mut(&old.file_id)
-                        {
-                            m.live = m.live.wrapping_sub(old.len as u64);
-                        }
+                        apply_change(&mut mine, e, expires, now, |loc| match loc {
+                            Some(loc) => bulk.insert(h, e.key, loc),
+                            None => bulk.remove(h, e.key),
+                        });
                     }
                     (mine, any)
                 })
@@ -342,14 +332,30 @@ pub(crate) fn apply_entry(
     expires: u32,
     now: u32,
 ) {
+    apply_change(files, e, expires, now, |loc| match loc {
+        Some(loc) => keydir.insert(e.key, loc),
+        None => keydir.remove(e.key),
+    });
+}
+
+/// The one rule of replay: a tombstone or an already expired record removes its key, anything
+/// else sets it; live-byte counts follow. `set` does the index change (`Some` = insert at that
+/// location, `None` = remove) and returns the location it replaced.
+fn apply_change(
+    files: &mut BTreeMap<u32, FileMeta>,
+    e: &Entry<'_>,
+    expires: u32,
+    now: u32,
+    set: impl FnOnce(Option<Loc>) -> Option<Loc>,
+) {
     let loc = Loc { expires, ..e.loc };
     let old = if e.is_tombstone() || loc.expired_at(now) {
-        keydir.remove(e.key)
+        set(None)
     } else {
         if let Some(m) = files.get_mut(&e.loc.file_id) {
             m.live = m.live.wrapping_add(e.loc.len as u64);
         }
-        keydir.insert(e.key, loc)
+        set(Some(loc))
     };
     if let Some(old) = old
         && let Some(m) = files.get_mut(&old.file_id)
