@@ -246,8 +246,7 @@ fn analyse(dir: &Path, report: &mut VerifyReport, progress: &mut dyn FnMut(&Path
                 flags: e.flags & (FLAG_TOMBSTONE | FLAG_HAS_EXPIRY),
                 timestamp: e.timestamp,
                 expiry: e.expiry,
-                key_len: e.key.len(),
-                key_crc: crc32fast::hash(e.key),
+                key: e.key.to_vec(),
             })
         })?;
         report.records += applied.len() as u64;
@@ -355,8 +354,7 @@ struct Applied {
     flags: u8,
     timestamp: u32,
     expiry: u32,
-    key_len: usize,
-    key_crc: u32,
+    key: Vec<u8>,
 }
 
 fn file_name(path: &Path) -> String {
@@ -440,8 +438,7 @@ fn check_hint(
                 flags: e.flags,
                 timestamp: e.timestamp,
                 expiry: e.expiry,
-                key_len: e.key.len(),
-                key_crc: crc32fast::hash(e.key),
+                key: e.key.to_vec(),
             }))
         })
     } else {
@@ -450,6 +447,16 @@ fn check_hint(
     let Some(summary) = loaded else {
         return diagnose_unloadable_hint(dir, f, data_len).map(Some);
     };
+    // A hint lists only each key's last applied record in its file (an earlier one has no
+    // effect on replay).
+    let mut seen = std::collections::HashSet::with_capacity(applied.len());
+    let mut hinted: Vec<&Applied> = applied
+        .iter()
+        .rev()
+        .filter(|a| seen.insert(a.key.as_slice()))
+        .collect();
+    hinted.reverse();
+    let applied = hinted;
     let mut at = FILE_HEADER_LEN as u64;
     for (i, h) in entries.iter().enumerate() {
         let Some(a) = applied.get(i) else {
@@ -467,13 +474,12 @@ fn check_hint(
             && h.flags == a.flags
             && h.timestamp == a.timestamp
             && h.expiry == a.expiry
-            && h.key_len == a.key_len
-            && h.key_crc == a.key_crc;
+            && h.key == a.key;
         if !same {
             return Ok(Some((
                 at,
                 format!(
-                    "entry {i} says record at data offset {} of {} bytes; the data file's record {i} is at offset {} of {} bytes{}",
+                    "entry {i} says record at data offset {} of {} bytes; the data file's entry {i} (its {i}th key's last record) is at offset {} of {} bytes{}",
                     h.offset,
                     h.len,
                     a.offset,
@@ -488,15 +494,15 @@ fn check_hint(
             )));
         }
         at += HINT_ENTRY_FIXED_LEN
-            + varint_len(h.key_len as u64)
+            + varint_len(h.key.len() as u64)
             + if h.flags & FLAG_HAS_EXPIRY != 0 { 4 } else { 0 }
-            + h.key_len as u64;
+            + h.key.len() as u64;
     }
     if applied.len() > entries.len() {
         return Ok(Some((
             at,
             format!(
-                "hint has {} entries; the data file has {} valid records (first missing at data offset {})",
+                "hint has {} entries; the data file has {} keys with valid records (first missing at data offset {})",
                 entries.len(),
                 applied.len(),
                 applied[entries.len()].offset
