@@ -1408,11 +1408,20 @@ mod tests {
     #[test]
     fn with_capacity_avoids_rebuilds() {
         let n = 200_000u32;
+        let fill = |kd: &KeyDir| {
+            for i in 0..n {
+                kd.insert(&i.to_be_bytes(), loc(i));
+            }
+            kd.stats().rebuilds
+        };
+        let unsized_rebuilds = fill(&KeyDir::new());
         let kd = KeyDir::with_capacity(n as usize);
-        for i in 0..n {
-            kd.insert(&i.to_be_bytes(), loc(i));
-        }
-        assert_eq!(kd.stats().rebuilds, 0);
+        // The slack (4 standard deviations of a shard's share) is exceeded by one shard in
+        // about 1 load of 400 (measured; the seed is random), so one rebuild is allowed;
+        // without the capacity every shard rebuilds its way up several times.
+        let rebuilds = fill(&kd);
+        assert!(rebuilds <= 1, "{rebuilds} rebuilds");
+        assert!(unsized_rebuilds >= 4 * SHARDS, "{unsized_rebuilds}");
         assert_eq!(kd.len(), n as usize);
         for i in 0..n {
             assert_eq!(kd.get(&i.to_be_bytes()), Some(loc(i)));
