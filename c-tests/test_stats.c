@@ -231,6 +231,55 @@ int main(void)
         CHECK_OK(bc_close(db));
     }
 
+    /* Hint kinds (bc_options_set_compact_hints): after a merge every record is live, and the
+     * compact hint (1 bit per record) is far smaller than one listing 300 keys; both reopen
+     * from the hint. */
+    uint64_t hint_bytes[2] = {0, 0};
+    for (int compact = 0; compact <= 1; compact++) {
+        char sub[PATH_MAX];
+        join_path(sub, root, compact ? "compact-hints" : "keyed-hints");
+        bc_options *h = bc_options_new();
+        CHECK(h != NULL, "bc_options_new");
+        CHECK_OK(bc_options_set_compact_hints(h, compact));
+        CHECK_OK(bc_open(sub, h, &db));
+        for (int i = 0; i < 300; i++) {
+            int kl = snprintf(k, sizeof k, "hint-key-%04d", i);
+            CHECK_OK(bc_put(db, B(k), (size_t)kl, val, sizeof val));
+        }
+        CHECK_OK(bc_merge(db));
+        CHECK_OK(bc_close(db));
+        DIR *d = opendir(sub);
+        CHECK(d != NULL, "opendir(%s)", sub);
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL) {
+            size_t n = strlen(e->d_name);
+            if (n > 5 && strcmp(e->d_name + n - 5, ".hint") == 0) {
+                char path[PATH_MAX];
+                join_path(path, sub, e->d_name);
+                struct stat st;
+                CHECK(stat(path, &st) == 0, "stat %s", path);
+                hint_bytes[compact] += (uint64_t)st.st_size;
+            }
+        }
+        closedir(d);
+        bc_options_set_compact_hints(h, !compact); /* what is written next, not what is read */
+        CHECK_OK(bc_open(sub, h, &db));
+        bc_options_free(h);
+        bc_stats sh = stats(db);
+        CHECK(sh.hint_files_loaded >= 1 && sh.data_files_scanned == 0,
+              "compact=%d: %llu hints loaded, %llu files scanned", compact,
+              U(sh.hint_files_loaded), U(sh.data_files_scanned));
+        CHECK(sh.keys == 300, "compact=%d: %llu keys after reopen", compact, U(sh.keys));
+        uint8_t got[sizeof val];
+        size_t glen = 0;
+        CHECK_OK(bc_get_into(db, B("hint-key-0299"), 13, got, sizeof got, &glen));
+        CHECK(glen == sizeof val && memcmp(got, val, sizeof val) == 0, "hint-key-0299 wrong");
+        CHECK_OK(bc_close(db));
+    }
+    /* 300 keys of 13 bytes: at least 27 bytes each with keys; 38 bytes + 8 per chunk compact. */
+    CHECK(hint_bytes[0] >= 300 * 27 && hint_bytes[1] < 200,
+          "hint bytes: %llu with keys, %llu compact", U(hint_bytes[0]), U(hint_bytes[1]));
+
     printf("test_stats: ok\n");
     return 0;
 }

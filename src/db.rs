@@ -675,7 +675,7 @@ impl Bitcask {
         if let Some(order) = order
             && !hint_current
         {
-            let _ = recovery::build_hint(&inner.dir, active.id, order);
+            let _ = recovery::build_hint(&inner.dir, active.id, order, inner.opts.compact_hints);
         }
         Ok(())
     }

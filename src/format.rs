@@ -43,6 +43,10 @@ pub const DATA_MAGIC: [u8; 8] = *b"\x89BCD\r\n\x1a\n";
 pub const HINT_MAGIC: [u8; 8] = *b"\x89BCH\r\n\x1a\n";
 /// The format version this library writes and reads.
 pub const FORMAT_VERSION: u16 = 1;
+/// Hint file version of a compact hint (one bit per record, no keys; `src/hint.rs`). Hints of
+/// [`FORMAT_VERSION`] list every entry with its key. A reader that knows only version 1 ignores a
+/// compact hint (its header fails the version check) and scans the data file instead.
+pub const COMPACT_HINT_VERSION: u16 = 2;
 
 pub const FILE_HEADER_LEN: usize = 24;
 const HDR_VERSION_OFFSET: usize = DATA_MAGIC.len();
@@ -122,12 +126,17 @@ pub struct FileHeader {
 
 impl FileHeader {
     pub fn encode(&self) -> [u8; FILE_HEADER_LEN] {
+        self.encode_version(FORMAT_VERSION)
+    }
+
+    /// Encodes the header with an explicit version (hints have two, see [`COMPACT_HINT_VERSION`]).
+    pub fn encode_version(&self, version: u16) -> [u8; FILE_HEADER_LEN] {
         let mut b = [0u8; FILE_HEADER_LEN];
         b[..8].copy_from_slice(match self.kind {
             FileKind::Data => &DATA_MAGIC,
             FileKind::Hint => &HINT_MAGIC,
         });
-        b[HDR_VERSION_OFFSET..HDR_FLAGS_OFFSET].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+        b[HDR_VERSION_OFFSET..HDR_FLAGS_OFFSET].copy_from_slice(&version.to_le_bytes());
         b[HDR_FLAGS_OFFSET..HDR_FILE_ID_OFFSET].copy_from_slice(&0u16.to_le_bytes());
         b[HDR_FILE_ID_OFFSET..HDR_ORDER_OFFSET].copy_from_slice(&self.file_id.to_le_bytes());
         b[HDR_ORDER_OFFSET..HDR_CRC_OFFSET].copy_from_slice(&self.order.to_le_bytes());
@@ -138,6 +147,12 @@ impl FileHeader {
 
     /// Checks magic, checksum and version. The error text says which check failed.
     pub fn decode(b: &[u8], expected: FileKind) -> Result<FileHeader, String> {
+        Self::decode_versioned(b, expected).map(|(h, _)| h)
+    }
+
+    /// Like [`FileHeader::decode`], also returning the version: always [`FORMAT_VERSION`] for a
+    /// data file, that or [`COMPACT_HINT_VERSION`] for a hint.
+    pub fn decode_versioned(b: &[u8], expected: FileKind) -> Result<(FileHeader, u16), String> {
         if b.len() < FILE_HEADER_LEN {
             return Err(format!(
                 "file header is {} bytes, shorter than {FILE_HEADER_LEN}",
@@ -156,7 +171,9 @@ impl FileHeader {
             return Err("file header checksum mismatch".into());
         }
         let version = u16::from_le_bytes([b[HDR_VERSION_OFFSET], b[HDR_VERSION_OFFSET + 1]]);
-        if version != FORMAT_VERSION {
+        let known = version == FORMAT_VERSION
+            || (expected == FileKind::Hint && version == COMPACT_HINT_VERSION);
+        if !known {
             return Err(format!(
                 "format version {version} is not supported (this library reads version \
                  {FORMAT_VERSION}); open it with a library that supports it"
@@ -166,11 +183,12 @@ impl FileHeader {
         if flags != 0 {
             return Err(format!("unknown file header flags {flags:#x}"));
         }
-        Ok(FileHeader {
+        let header = FileHeader {
             kind: expected,
             file_id: le_u32(&b[HDR_FILE_ID_OFFSET..]),
             order: le_u32(&b[HDR_ORDER_OFFSET..]),
-        })
+        };
+        Ok((header, version))
     }
 }
 
@@ -538,6 +556,21 @@ mod tests {
         assert_eq!(FileHeader::decode(&b, FileKind::Data).unwrap(), h);
         assert!(FileHeader::decode(&b, FileKind::Hint).is_err());
         assert!(FileHeader::decode(&b[..23], FileKind::Data).is_err());
+        // Version 2 exists for hints only.
+        let compact = h.encode_version(COMPACT_HINT_VERSION);
+        assert!(FileHeader::decode(&compact, FileKind::Data).is_err());
+        let hint = FileHeader {
+            kind: FileKind::Hint,
+            ..h
+        };
+        assert_eq!(
+            FileHeader::decode_versioned(
+                &hint.encode_version(COMPACT_HINT_VERSION),
+                FileKind::Hint
+            ),
+            Ok((hint, COMPACT_HINT_VERSION))
+        );
+        assert!(FileHeader::decode(&hint.encode_version(3), FileKind::Hint).is_err());
         for i in 0..FILE_HEADER_LEN {
             let mut bad = b;
             bad[i] ^= 0x10;

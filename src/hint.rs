@@ -21,6 +21,37 @@
 //!       32    4 tail crc         crc32 of the data file's last (up to) 32 bytes; a mismatch = stale
 //!       36    4 crc              crc32 of every byte of the file before this field
 //! ```
+//!
+//! A compact hint (header version 2, written by default) holds no keys: one bit per record of
+//! the data file says whether replay applies it, and a checksum per 65,536 records over their
+//! headers and keys lets an open trust the headers without checking each value's CRC. Opening
+//! walks the data file's headers through a map (those chunks in parallel); keys come from there.
+//! A hint with keys costs 30 bytes per entry for a 16-byte key (a quarter of a merged store of
+//! 100-byte values); a compact one a bit per record and 8 bytes per chunk, at the price of
+//! reading the data file's header pages at open.
+//!
+//! ```text
+//! <id>.hint, version 2
+//! file header (24 bytes, version 2)
+//! bitmap: ceil(records / 8) bytes; bit i (byte i / 8, bit i % 8, least significant first) is
+//!         set when the data file's i-th record (in offset order) is an entry; unused bits zero
+//! chunk table: ceil(records / 65536) rows, one per run of 65,536 records (the last may be
+//!         shorter), 8 bytes each:
+//!        0    4 offset           u32, of the chunk's first record in the data file
+//!        4    4 digest           crc32 over the concatenation, for each record of the chunk in
+//!                                offset order, of its bytes from its first through its key's
+//!                                last (its CRC, flags, timestamp, lengths, expiry and key)
+//! footer (32 bytes):
+//!        0    8 entries          u64, bits set
+//!        8    8 records          u64, records in the data file (bits in the bitmap)
+//!       16    8 data length      u64, as above
+//!       24    4 tail crc         as above
+//!       28    4 crc              crc32 of every byte of the file before this field
+//! ```
+//! A compact hint is written only for a file whose records follow one another from the file
+//! header to its end with no damage, and at least three quarters of whose records are entries
+//! (an open walks them all); any other file gets a hint with keys.
+//!
 //! A hint is only an accelerator: missing, stale or damaged, it is ignored and the data file is
 //! scanned instead. It is written to `<id>.hint.tmp`, fsynced and renamed, so a crash never
 //! leaves a half-written `<id>.hint`.
@@ -28,15 +59,23 @@
 use std::collections::HashSet;
 use std::fs::{self, File};
 use std::hash::{BuildHasherDefault, Hasher};
-use std::io::{Read, Write};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::format::{self, FILE_HEADER_LEN, FLAG_HAS_EXPIRY, FLAG_TOMBSTONE, FileHeader, FileKind};
+use crate::file::FileImage;
+use crate::format::{
+    self, COMPACT_HINT_VERSION, FILE_HEADER_LEN, FLAG_HAS_EXPIRY, FLAG_TOMBSTONE, FileHeader,
+    FileKind, MAX_RECORD_HEADER_LEN, RecordHeader, RecordLimits,
+};
 use crate::keydir::Loc;
 
 const ENTRY_FIXED_LEN: usize = 13;
 const FOOTER_LEN: usize = 40;
+const COMPACT_FOOTER_LEN: usize = 32;
+/// Records per row of a compact hint's chunk table (the unit an open walks on one thread).
+const CHUNK_RECORDS: u64 = 1 << 16;
+const CHUNK_ROW_LEN: usize = 8;
 /// How much of the data file's end the tail check covers.
 const TAIL_CHECK_LEN: u64 = 32;
 const HINT_FLAGS: u8 = FLAG_TOMBSTONE | FLAG_HAS_EXPIRY;
@@ -169,10 +208,28 @@ impl HintBuilder {
         self.buf = kept;
     }
 
-    /// Writes `<dir>/<id>.hint` via a temporary file, fsynced, then renamed.
-    pub fn write(mut self, dir: &Path, id: u32, data_len: u64, summary: HintSummary) -> Result<()> {
+    /// Writes `<dir>/<id>.hint` via a temporary file, fsynced, then renamed: a compact hint
+    /// if `compact` and the data file allows one, else a hint with keys.
+    pub fn write(
+        mut self,
+        dir: &Path,
+        id: u32,
+        data_len: u64,
+        summary: HintSummary,
+        compact: bool,
+    ) -> Result<()> {
         let tail = tail_crc(&format::data_path(dir, id), data_len)
             .map_err(|e| Error::io("read data file tail", format::data_path(dir, id), e))?;
+        let undamaged = summary.corrupt_records == 0 && summary.corrupt_bytes == 0;
+        if compact && undamaged {
+            let image = self
+                .compact(dir, id, data_len, tail)
+                .map_err(|e| Error::io("read data file", format::data_path(dir, id), e))?;
+            if let Some(image) = image {
+                self.buf = image;
+                return self.put(dir, id);
+            }
+        }
         for v in [
             self.entries,
             data_len,
@@ -184,6 +241,93 @@ impl HintBuilder {
         self.buf.extend_from_slice(&tail.to_le_bytes());
         let crc = crc32fast::hash(&self.buf);
         self.buf.extend_from_slice(&crc.to_le_bytes());
+        self.put(dir, id)
+    }
+
+    /// The compact hint of this builder's entries, or `None` if the data file's records do not
+    /// follow one another to its end or an entry is not where a record starts.
+    fn compact(
+        &self,
+        dir: &Path,
+        id: u32,
+        data_len: u64,
+        tail: u32,
+    ) -> io::Result<Option<Vec<u8>>> {
+        let file = File::open(format::data_path(dir, id))?;
+        let Some(image) = FileImage::new(&file, data_len)? else {
+            return Ok(None);
+        };
+        let data = image.bytes();
+        let body = &self.buf[FILE_HEADER_LEN..];
+        let mut wanted = EntryIter { body, pos: 0 };
+        let mut next = wanted.next();
+        let mut bitmap = Vec::new();
+        let mut chunks: Vec<(u32, crc32fast::Hasher)> = Vec::new();
+        let mut entries = 0u64;
+        let mut matched = true;
+        let walked = walk(
+            data,
+            FILE_HEADER_LEN,
+            data.len(),
+            u64::MAX,
+            |index, offset, h| {
+                if index % 8 == 0 {
+                    bitmap.push(0u8);
+                }
+                if index % CHUNK_RECORDS == 0 {
+                    chunks.push((offset as u32, crc32fast::Hasher::new()));
+                }
+                let key_end = offset + h.header_len as usize + h.key_len as usize;
+                chunks
+                    .last_mut()
+                    .expect("pushed above")
+                    .1
+                    .update(&data[offset..key_end]);
+                let Some(e) = next else { return };
+                if e.loc.offset as usize == offset {
+                    matched &= e.loc.len as u64 == h.record_len();
+                    bitmap[(index / 8) as usize] |= 1 << (index % 8);
+                    entries += 1;
+                    next = wanted.next();
+                } else if (e.loc.offset as usize) < offset {
+                    matched = false;
+                }
+            },
+        );
+        let Some(records) = walked else {
+            return Ok(None);
+        };
+        if !matched || next.is_some() || entries != self.entries {
+            return Ok(None);
+        }
+        // An open walks every record of the file for a compact hint, but reads only the entries
+        // of a hint with keys: where many records are superseded in the same file (a fill and
+        // an overwrite: half), the keyed hint loads faster (80 vs 130 ms for 1M keys). Merge
+        // outputs, and files only appended to, are all entries.
+        if entries.saturating_mul(4) < records.saturating_mul(3) {
+            return Ok(None);
+        }
+        let header = FileHeader::decode(&self.buf[..FILE_HEADER_LEN], FileKind::Hint)
+            .expect("the header this builder wrote");
+        let mut out = Vec::with_capacity(
+            FILE_HEADER_LEN + bitmap.len() + chunks.len() * CHUNK_ROW_LEN + COMPACT_FOOTER_LEN,
+        );
+        out.extend_from_slice(&header.encode_version(COMPACT_HINT_VERSION));
+        out.extend_from_slice(&bitmap);
+        for (offset, digest) in chunks {
+            out.extend_from_slice(&offset.to_le_bytes());
+            out.extend_from_slice(&digest.finalize().to_le_bytes());
+        }
+        for v in [entries, records, data_len] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        out.extend_from_slice(&tail.to_le_bytes());
+        let crc = crc32fast::hash(&out);
+        out.extend_from_slice(&crc.to_le_bytes());
+        Ok(Some(out))
+    }
+
+    fn put(self, dir: &Path, id: u32) -> Result<()> {
         let path = format::hint_path(dir, id);
         let tmp = tmp_path(&path);
         let result = (|| {
@@ -198,6 +342,55 @@ impl HintBuilder {
         }
         Ok(())
     }
+}
+
+/// The entries of a keyed hint's body, in order (only for bodies this module wrote or verified).
+struct EntryIter<'a> {
+    body: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Iterator for EntryIter<'a> {
+    type Item = Entry<'a>;
+
+    fn next(&mut self) -> Option<Entry<'a>> {
+        let (e, next) = parse_entry(self.body, self.pos, 0)?;
+        self.pos = next;
+        Some(e)
+    }
+}
+
+/// Walks the records of `data[from..to]` by their headers alone (values are neither read nor
+/// checked), at most `limit` of them, calling `visit(index, offset, header)` for each (index
+/// counts from 0 at `from`). Returns how many there were, or `None` unless they follow one
+/// another from `from` exactly to `to`.
+fn walk(
+    data: &[u8],
+    from: usize,
+    to: usize,
+    limit: u64,
+    mut visit: impl FnMut(u64, usize, &RecordHeader),
+) -> Option<u64> {
+    if from < FILE_HEADER_LEN || from > to || to > data.len() {
+        return None;
+    }
+    let mut pos = from;
+    let mut index = 0u64;
+    while pos < to {
+        if index == limit {
+            return None;
+        }
+        let head = &data[pos..to.min(pos + MAX_RECORD_HEADER_LEN)];
+        let header = format::decode_record_header(head, RecordLimits::FORMAT).ok()?;
+        let end = usize::try_from(pos as u64 + header.record_len()).ok()?;
+        if end > to {
+            return None;
+        }
+        visit(index, pos, &header);
+        index += 1;
+        pos = end;
+    }
+    Some(index)
 }
 
 /// CRC of the last bytes of a data file of length `len`: a cheap check that the file a hint
@@ -247,7 +440,20 @@ pub(crate) fn load_all(
     File::open(format::hint_path(dir, id))
         .and_then(|mut f| f.read_to_end(&mut bytes))
         .ok()?;
-    let summary = verify(&bytes, dir, id, order, data_len)?;
+    match checked_version(&bytes, id, order)? {
+        COMPACT_HINT_VERSION => load_compact(&bytes, dir, id, data_len, apply),
+        _ => load_keyed(&bytes, dir, id, data_len, apply),
+    }
+}
+
+fn load_keyed(
+    bytes: &[u8],
+    dir: &Path,
+    id: u32,
+    data_len: u64,
+    apply: &mut dyn FnMut(&[Entry<'_>]),
+) -> Option<HintSummary> {
+    let summary = keyed_footer(bytes, dir, id, data_len)?;
     let body = &bytes[FILE_HEADER_LEN..bytes.len() - FOOTER_LEN];
     // Parse everything before applying anything, so a hint that fails half-way changes nothing.
     let mut entries = Vec::with_capacity(summary.entries.min(1 << 24) as usize);
@@ -276,6 +482,121 @@ pub(crate) fn load_all(
     Some(summary)
 }
 
+/// What a compact hint says besides its bitmap.
+struct CompactFooter<'a> {
+    entries: u64,
+    records: u64,
+    bitmap: &'a [u8],
+    /// (offset of the first record, digest) per chunk of [`CHUNK_RECORDS`] records.
+    chunks: Vec<(usize, u32)>,
+}
+
+fn load_compact(
+    bytes: &[u8],
+    dir: &Path,
+    id: u32,
+    data_len: u64,
+    apply: &mut dyn FnMut(&[Entry<'_>]),
+) -> Option<HintSummary> {
+    let hint = compact_footer(bytes, dir, id, data_len)?;
+    let file = File::open(format::data_path(dir, id)).ok()?;
+    let image = FileImage::new(&file, data_len).ok()??;
+    let entries = walk_compact(&hint, image.bytes(), id)?;
+    apply(&entries);
+    Some(HintSummary {
+        entries: hint.entries,
+        corrupt_records: 0,
+        corrupt_bytes: 0,
+    })
+}
+
+/// The entries a compact hint selects from the data file `data`, or `None` if the file does not
+/// match the hint. Chunks are walked in parallel.
+fn walk_compact<'a>(hint: &CompactFooter<'_>, data: &'a [u8], id: u32) -> Option<Vec<Entry<'a>>> {
+    // Each chunk's entries go to their own part of one array: its size is known from the bitmap.
+    let chunk_bytes = (CHUNK_RECORDS / 8) as usize;
+    let counts: Vec<usize> = hint
+        .bitmap
+        .chunks(chunk_bytes)
+        .map(|b| b.iter().map(|x| x.count_ones() as usize).sum())
+        .collect();
+    if counts.iter().sum::<usize>() as u64 != hint.entries || counts.len() != hint.chunks.len() {
+        return None;
+    }
+    let placeholder = Entry {
+        key: &[],
+        loc: Loc {
+            file_id: id,
+            offset: 0,
+            len: 0,
+            expires: 0,
+        },
+        flags: 0,
+        timestamp: 0,
+        expiry: 0,
+    };
+    let mut entries = vec![placeholder; hint.entries as usize];
+    let mut jobs = Vec::with_capacity(counts.len());
+    let mut rest = entries.as_mut_slice();
+    for (k, &count) in counts.iter().enumerate() {
+        let (mine, later) = rest.split_at_mut(count);
+        jobs.push((k, mine));
+        rest = later;
+    }
+    let walk_chunk = |k: usize, out: &mut [Entry<'a>]| -> bool {
+        let (from, digest) = hint.chunks[k];
+        let to = hint.chunks.get(k + 1).map_or(data.len(), |c| c.0);
+        let records = CHUNK_RECORDS.min(hint.records - k as u64 * CHUNK_RECORDS);
+        let bits = &hint.bitmap[k * chunk_bytes..];
+        let mut crc = crc32fast::Hasher::new();
+        let mut filled = 0;
+        let walked = walk(data, from, to, records, |index, offset, h| {
+            let key_start = offset + h.header_len as usize;
+            let key_end = key_start + h.key_len as usize;
+            crc.update(&data[offset..key_end]);
+            if bits[(index / 8) as usize] & (1 << (index % 8)) == 0 {
+                return;
+            }
+            if let Some(slot) = out.get_mut(filled) {
+                *slot = Entry {
+                    key: &data[key_start..key_end],
+                    loc: Loc {
+                        file_id: id,
+                        offset: offset as u32,
+                        len: h.record_len() as u32,
+                        expires: 0,
+                    },
+                    flags: h.flags & HINT_FLAGS,
+                    timestamp: h.timestamp,
+                    expiry: h.expiry,
+                };
+            }
+            filled += 1;
+        });
+        walked == Some(records) && filled == out.len() && crc.finalize() == digest
+    };
+    // Everything is checked before anything is applied: a data file whose headers or keys
+    // changed since the hint was written (damage) is scanned instead.
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 8)
+        .min(jobs.len());
+    let ok = if threads <= 1 {
+        jobs.iter_mut().all(|(k, out)| walk_chunk(*k, out))
+    } else {
+        let per = jobs.len().div_ceil(threads);
+        std::thread::scope(|s| {
+            let handles: Vec<_> = jobs
+                .chunks_mut(per)
+                .map(|group| s.spawn(|| group.iter_mut().all(|(k, out)| walk_chunk(*k, out))))
+                .collect();
+            handles.into_iter().all(|h| h.join().unwrap_or(false))
+        })
+    };
+    drop(jobs);
+    ok.then_some(entries)
+}
+
 /// The entry count a hint's footer claims, read without loading the hint (0 if unreadable). Used
 /// only to size the keydir before a load; the hint is verified when it is loaded.
 pub(crate) fn entry_count(dir: &Path, id: u32) -> u64 {
@@ -286,28 +607,48 @@ pub(crate) fn entry_count(dir: &Path, id: u32) -> u64 {
     let Ok(len) = f.metadata().map(|m| m.len()) else {
         return 0;
     };
+    let mut head = [0u8; FILE_HEADER_LEN];
+    if f.read_exact_at(&mut head, 0).is_err() {
+        return 0;
+    }
+    let Ok((_, version)) = FileHeader::decode_versioned(&head, FileKind::Hint) else {
+        return 0;
+    };
+    let (footer_len, smallest_entry_bits) = match version {
+        COMPACT_HINT_VERSION => (COMPACT_FOOTER_LEN as u64, 1),
+        _ => (FOOTER_LEN as u64, (ENTRY_FIXED_LEN as u64 + 2) * 8),
+    };
     let mut word = [0u8; 8];
-    if len < (FILE_HEADER_LEN + FOOTER_LEN) as u64
-        || f.read_exact_at(&mut word, len - FOOTER_LEN as u64).is_err()
+    if len < FILE_HEADER_LEN as u64 + footer_len
+        || f.read_exact_at(&mut word, len - footer_len).is_err()
     {
         return 0;
     }
     // The footer is not verified here; bound the claim by what the file could hold, so a
     // damaged count cannot make the caller reserve absurd memory.
-    let most = (len - (FILE_HEADER_LEN + FOOTER_LEN) as u64) / (ENTRY_FIXED_LEN as u64 + 2);
+    let most = (len - FILE_HEADER_LEN as u64 - footer_len) * 8 / smallest_entry_bits;
     u64::from_le_bytes(word).min(most)
 }
 
-fn verify(bytes: &[u8], dir: &Path, id: u32, order: u32, data_len: u64) -> Option<HintSummary> {
-    if bytes.len() < FILE_HEADER_LEN + FOOTER_LEN {
+/// The version of a hint whose header names this file and order and whose CRC holds.
+fn checked_version(bytes: &[u8], id: u32, order: u32) -> Option<u16> {
+    if bytes.len() < FILE_HEADER_LEN + COMPACT_FOOTER_LEN.min(FOOTER_LEN) {
         return None;
     }
-    let header = FileHeader::decode(&bytes[..FILE_HEADER_LEN], FileKind::Hint).ok()?;
+    let (header, version) =
+        FileHeader::decode_versioned(&bytes[..FILE_HEADER_LEN], FileKind::Hint).ok()?;
     if header.file_id != id || header.order != order {
         return None;
     }
     let crc_at = bytes.len() - 4;
     if crc32fast::hash(&bytes[..crc_at]) != u32::from_le_bytes(bytes[crc_at..].try_into().ok()?) {
+        return None;
+    }
+    Some(version)
+}
+
+fn keyed_footer(bytes: &[u8], dir: &Path, id: u32, data_len: u64) -> Option<HintSummary> {
+    if bytes.len() < FILE_HEADER_LEN + FOOTER_LEN {
         return None;
     }
     let footer = &bytes[bytes.len() - FOOTER_LEN..];
@@ -323,6 +664,55 @@ fn verify(bytes: &[u8], dir: &Path, id: u32, order: u32, data_len: u64) -> Optio
         entries: word(0),
         corrupt_records: word(2),
         corrupt_bytes: word(3),
+    })
+}
+
+fn compact_footer<'a>(
+    bytes: &'a [u8],
+    dir: &Path,
+    id: u32,
+    data_len: u64,
+) -> Option<CompactFooter<'a>> {
+    let body_len = bytes
+        .len()
+        .checked_sub(FILE_HEADER_LEN + COMPACT_FOOTER_LEN)?;
+    let footer = &bytes[bytes.len() - COMPACT_FOOTER_LEN..];
+    let word = |i: usize| u64::from_le_bytes(footer[i * 8..i * 8 + 8].try_into().unwrap());
+    let (entries, records) = (word(0), word(1));
+    if word(2) != data_len || entries > records || records > data_len {
+        return None;
+    }
+    let bitmap_len = records.div_ceil(8) as usize;
+    let rows = records.div_ceil(CHUNK_RECORDS) as usize;
+    if bitmap_len + rows * CHUNK_ROW_LEN != body_len {
+        return None;
+    }
+    let body = &bytes[FILE_HEADER_LEN..FILE_HEADER_LEN + body_len];
+    let (bitmap, table) = body.split_at(bitmap_len);
+    // Bits past the last record must be clear, so that one file has one hint image.
+    if records % 8 != 0 && bitmap[bitmap_len - 1] >> (records % 8) != 0 {
+        return None;
+    }
+    let u32_at = |b: &[u8], i: usize| u32::from_le_bytes(b[i..i + 4].try_into().unwrap());
+    let chunks: Vec<(usize, u32)> = table
+        .chunks(CHUNK_ROW_LEN)
+        .map(|row| (u32_at(row, 0) as usize, u32_at(row, 4)))
+        .collect();
+    // Chunks start in order inside the file, the first right after the file header.
+    let starts_ok = chunks.first().is_none_or(|c| c.0 == FILE_HEADER_LEN)
+        && chunks.windows(2).all(|w| w[0].0 < w[1].0)
+        && chunks.last().is_none_or(|c| (c.0 as u64) < data_len);
+    if !starts_ok {
+        return None;
+    }
+    if tail_crc(&format::data_path(dir, id), data_len).ok()? != u32_at(footer, 24) {
+        return None;
+    }
+    Some(CompactFooter {
+        entries,
+        records,
+        bitmap,
+        chunks,
     })
 }
 
@@ -379,6 +769,7 @@ fn parse_entry(b: &[u8], pos: usize, file_id: u32) -> Option<(Entry<'_>, usize)>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::format::FORMAT_VERSION;
 
     fn sample(dir: &Path) -> Vec<Row> {
         fs::write(format::data_path(dir, 3), [5u8; 410]).unwrap();
@@ -432,7 +823,7 @@ mod tests {
             corrupt_records: 1,
             corrupt_bytes: 7,
         };
-        b.write(dir, 3, 410, summary).unwrap();
+        b.write(dir, 3, 410, summary, false).unwrap();
         entries
     }
 
@@ -473,7 +864,8 @@ mod tests {
             });
         }
         b.keep_last_per_key();
-        b.write(dir.path(), 3, 500, HintSummary::default()).unwrap();
+        b.write(dir.path(), 3, 500, HintSummary::default(), false)
+            .unwrap();
         let got: Vec<(Vec<u8>, u32, u8)> = collect(dir.path(), 2, 500)
             .unwrap()
             .into_iter()
@@ -519,5 +911,169 @@ mod tests {
             fs::write(&path, &good[..i]).unwrap();
             assert_eq!(collect(dir.path(), 2, 410), None, "cut at {i}");
         }
+    }
+
+    /// A real data file `<dir>/3.data` (order 2) of `records` (key, tombstone?) records, and the
+    /// entries a scan of it applies, as a hint builder holds them (last per key).
+    fn data_file(dir: &Path, records: &[(Vec<u8>, bool)], compact: bool) -> (Vec<u8>, Vec<Row>) {
+        let mut data = FileHeader {
+            kind: FileKind::Data,
+            file_id: 3,
+            order: 2,
+        }
+        .encode()
+        .to_vec();
+        let mut b = HintBuilder::new(3, 2);
+        for (i, (key, tombstone)) in records.iter().enumerate() {
+            let offset = data.len() as u32;
+            let (flags, value, expiry) = match (tombstone, i % 3) {
+                (true, _) => (FLAG_TOMBSTONE, &b""[..], 0),
+                (false, 0) => (0, &b"with expiry"[..], 2_000_000_000),
+                (false, _) => (0, &b"value"[..], 0),
+            };
+            format::encode_record(&mut data, flags, 1_700_000_000, expiry, key, value);
+            let flags = flags | if expiry != 0 { FLAG_HAS_EXPIRY } else { 0 };
+            b.add(&Entry {
+                key,
+                loc: Loc {
+                    file_id: 3,
+                    offset,
+                    len: data.len() as u32 - offset,
+                    expires: 0,
+                },
+                flags,
+                timestamp: 1_700_000_000,
+                expiry,
+            });
+        }
+        fs::write(format::data_path(dir, 3), &data).unwrap();
+        b.keep_last_per_key();
+        let len = data.len() as u64;
+        b.write(dir, 3, len, HintSummary::default(), compact)
+            .unwrap();
+        let rows = collect(dir, 2, len).expect("a fresh hint loads");
+        (data, rows)
+    }
+
+    fn hint_version(dir: &Path) -> u16 {
+        let b = fs::read(format::hint_path(dir, 3)).unwrap();
+        FileHeader::decode_versioned(&b[..FILE_HEADER_LEN], FileKind::Hint)
+            .unwrap()
+            .1
+    }
+
+    fn distinct(n: u32) -> Vec<(Vec<u8>, bool)> {
+        (0..n).map(|i| (i.to_le_bytes().to_vec(), false)).collect()
+    }
+
+    #[test]
+    fn compact_hint_selects_what_a_keyed_hint_lists() {
+        // 9 records, 8 keys: "k1" is deleted after being written (dense enough for compact).
+        let mut records: Vec<(Vec<u8>, bool)> = (0..8)
+            .map(|i| (format!("k{i}").into_bytes(), false))
+            .collect();
+        records.push((b"k1".to_vec(), true));
+        let keyed = tempfile::tempdir().unwrap();
+        let compact = tempfile::tempdir().unwrap();
+        let (_, want) = data_file(keyed.path(), &records, false);
+        let (_, got) = data_file(compact.path(), &records, true);
+        assert_eq!(hint_version(keyed.path()), FORMAT_VERSION);
+        assert_eq!(hint_version(compact.path()), COMPACT_HINT_VERSION);
+        assert_eq!(got, want);
+        assert_eq!(got.len(), 8);
+        assert_eq!(entry_count(compact.path(), 3), 8);
+        // 1 bit per record and one chunk row instead of 8 keys.
+        let size = fs::metadata(format::hint_path(compact.path(), 3))
+            .unwrap()
+            .len();
+        assert_eq!(
+            size,
+            (FILE_HEADER_LEN + 2 + CHUNK_ROW_LEN + COMPACT_FOOTER_LEN) as u64
+        );
+    }
+
+    #[test]
+    fn a_file_of_mostly_superseded_records_gets_a_keyed_hint() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut records = distinct(10);
+        records.extend(distinct(10));
+        data_file(dir.path(), &records, true);
+        assert_eq!(hint_version(dir.path()), FORMAT_VERSION);
+        // 3 in 4 records are entries: still compact.
+        let mut records = distinct(12);
+        records.extend(distinct(4));
+        data_file(dir.path(), &records, true);
+        assert_eq!(hint_version(dir.path()), COMPACT_HINT_VERSION);
+    }
+
+    #[test]
+    fn any_damage_to_a_compact_hint_or_its_truncation_makes_it_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let (data, _) = data_file(dir.path(), &distinct(20), true);
+        let len = data.len() as u64;
+        let path = format::hint_path(dir.path(), 3);
+        let good = fs::read(&path).unwrap();
+        for i in 0..good.len() {
+            let mut bad = good.clone();
+            bad[i] ^= 0x01;
+            fs::write(&path, &bad).unwrap();
+            assert_eq!(collect(dir.path(), 2, len), None, "flip at {i}");
+            fs::write(&path, &good[..i]).unwrap();
+            assert_eq!(collect(dir.path(), 2, len), None, "cut at {i}");
+        }
+    }
+
+    #[test]
+    fn a_compact_hint_is_ignored_when_a_record_header_or_key_changed() {
+        let dir = tempfile::tempdir().unwrap();
+        let (data, want) = data_file(dir.path(), &distinct(20), true);
+        let len = data.len() as u64;
+        // Which bytes are headers and keys (the hint vouches for them) and which are values
+        // (checked by each read's CRC, not at open).
+        let mut vouched = vec![true; data.len()];
+        for (_, loc, flags, expiry) in &want {
+            let value_len = if flags & FLAG_HAS_EXPIRY != 0 { 11 } else { 5 };
+            let end = (loc.offset + loc.len) as usize;
+            vouched[end - value_len..end].fill(false);
+            let _ = expiry;
+        }
+        let tail_from = data.len() - TAIL_CHECK_LEN as usize;
+        let path = format::data_path(dir.path(), 3);
+        for i in FILE_HEADER_LEN..data.len() {
+            let mut bad = data.clone();
+            bad[i] ^= 0x20;
+            fs::write(&path, &bad).unwrap();
+            let loads = collect(dir.path(), 2, len).is_some();
+            assert_eq!(loads, !vouched[i] && i < tail_from, "flip at {i}");
+        }
+    }
+
+    #[test]
+    fn a_compact_hint_of_several_chunks_loads_in_parallel_and_checks_each() {
+        let dir = tempfile::tempdir().unwrap();
+        let n = CHUNK_RECORDS as u32 * 2 + 100;
+        let mut records = distinct(n);
+        // Every 10th key again at the end: entries of the first chunks move to the last.
+        records.extend(
+            (0..n)
+                .step_by(10)
+                .map(|i| (i.to_le_bytes().to_vec(), i % 20 == 0)),
+        );
+        let (data, got) = data_file(dir.path(), &records, true);
+        assert_eq!(hint_version(dir.path()), COMPACT_HINT_VERSION);
+        let keyed = tempfile::tempdir().unwrap();
+        let (_, want) = data_file(keyed.path(), &records, false);
+        assert_eq!(got, want);
+        // A key changed in the last chunk is found.
+        let at = data.len() - 40;
+        let mut bad = data.clone();
+        let (_, loc, ..) = want
+            .iter()
+            .rev()
+            .find(|r| (r.1.offset as usize) < at)
+            .unwrap();
+        bad[loc.offset as usize + 11] ^= 0x01; // the first key byte (11-byte header)
+        fs::write(format::data_path(dir.path(), 3), &bad).unwrap();
+        assert_eq!(collect(dir.path(), 2, data.len() as u64), None);
     }
 }

@@ -56,6 +56,19 @@ impl Loc {
     }
 }
 
+/// Asks the CPU to start loading the cache line that `bytes` starts in.
+#[inline]
+pub(crate) fn prefetch_read<T>(bytes: &[T]) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is a hint: it never faults and changes no state, and the address is
+    // that of a live slice anyway.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch(bytes.as_ptr().cast(), std::arch::x86_64::_MM_HINT_T0)
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = bytes;
+}
+
 const SHARD_BITS: u32 = 6;
 const SHARDS: usize = 1 << SHARD_BITS;
 
@@ -786,15 +799,7 @@ impl BulkLoad<'_> {
         if let Some(Some(shard)) = self.guards.get(shard_of(h)) {
             let cap = shard.slots.len();
             if cap > 0 {
-                let slot: *const u64 = &shard.slots[home(h, cap)];
-                #[cfg(target_arch = "x86_64")]
-                // SAFETY: a prefetch is a hint: it never faults and changes no state, and the
-                // address is that of a live slot anyway.
-                unsafe {
-                    std::arch::x86_64::_mm_prefetch(slot.cast(), std::arch::x86_64::_MM_HINT_T0)
-                };
-                #[cfg(not(target_arch = "x86_64"))]
-                let _ = slot;
+                prefetch_read(std::slice::from_ref(&shard.slots[home(h, cap)]));
             }
         }
     }

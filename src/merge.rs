@@ -435,7 +435,13 @@ impl Inner {
         out.finish_current()?;
         let mut outputs: Vec<(u32, u64)> = Vec::new();
         for (id, len, hints) in std::mem::take(&mut out.done) {
-            hints.write(tmp, id, len, HintSummary::default())?;
+            hints.write(
+                tmp,
+                id,
+                len,
+                HintSummary::default(),
+                self.opts.compact_hints,
+            )?;
             outputs.push((id, len));
         }
         let input_ids: Vec<u32> = inputs.iter().map(|(id, _)| *id).collect();
@@ -727,7 +733,7 @@ impl Inner {
         let order = self.write.lock().files.get(&id).map(|m| m.order);
         // Gone means a merge retired it; a failure only costs a scan at the next open.
         if let Some(order) = order {
-            let _ = crate::recovery::build_hint(&self.dir, id, order);
+            let _ = crate::recovery::build_hint(&self.dir, id, order, self.opts.compact_hints);
         }
     }
 }

@@ -45,6 +45,7 @@ pub struct Options {
     pub(crate) auto_merge: bool,
     pub(crate) expiry_secs: u32,
     pub(crate) mmap_writes: bool,
+    pub(crate) compact_hints: bool,
 }
 
 impl Default for Options {
@@ -61,6 +62,7 @@ impl Default for Options {
             auto_merge: false,
             expiry_secs: 0,
             mmap_writes: true,
+            compact_hints: true,
         }
     }
 }
@@ -107,6 +109,19 @@ impl Options {
     /// way: the bytes are in the page cache when the put returns, and syncs flush them.
     pub fn mmap_writes(&mut self, on: bool) -> &mut Self {
         self.mmap_writes = on;
+        self
+    }
+
+    /// Write compact hint files (on by default): one bit per record instead of every key, so a
+    /// merged store of small values takes about a fifth less disk (for 16-byte keys and
+    /// 100-byte values, 30 bytes per key less). An open then walks the data file's record
+    /// headers instead of reading keys from the hint, so a compact hint is written only for a
+    /// file whose records are mostly (3/4) live entries, such as a merge's output; a file full
+    /// of overwritten records gets a hint with keys either way. With a cold page cache a
+    /// store of small values reopens faster with hints that carry keys (off). Either kind of
+    /// hint is read whatever this says; it decides only what is written.
+    pub fn compact_hints(&mut self, on: bool) -> &mut Self {
+        self.compact_hints = on;
         self
     }
 

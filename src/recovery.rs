@@ -295,6 +295,10 @@ fn apply_parallel(
                     for (n, &i) in picked.iter().enumerate() {
                         if let Some(&ahead) = picked.get(n + PREFETCH_AHEAD) {
                             bulk.prefetch(hashes[ahead as usize]);
+                            // The key is copied into the keydir: it is out of cache by now
+                            // (all keys were hashed before), and scattered in a data file's
+                            // map when a compact hint was loaded.
+                            crate::keydir::prefetch_read(entries[ahead as usize].key);
                         }
                         let (e, h) = (&entries[i as usize], hashes[i as usize]);
                         let expires = opts.expires_at(e.timestamp, e.expiry);
@@ -401,12 +405,13 @@ pub(crate) fn scan_sealed(
     Ok((summary, len))
 }
 
-/// Writes the hint of sealed data file `id` from a scan of it.
-pub(crate) fn build_hint(dir: &Path, id: u32, order: u32) -> Result<()> {
+/// Writes the hint of sealed data file `id` from a scan of it, compact if `compact` and the
+/// file allows.
+pub(crate) fn build_hint(dir: &Path, id: u32, order: u32, compact: bool) -> Result<()> {
     let mut builder = HintBuilder::new(id, order);
     let (summary, len) = scan_sealed(dir, id, &mut |e| builder.add(&e))?;
     builder.keep_last_per_key();
-    builder.write(dir, id, len, summary)
+    builder.write(dir, id, len, summary, compact)
 }
 
 /// Cuts the last file back to its last good record, or rewrites its header if the crash came

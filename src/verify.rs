@@ -23,8 +23,8 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::format::{
-    self, FILE_HEADER_LEN, FLAG_BATCH, FLAG_HAS_EXPIRY, FLAG_TOMBSTONE, FileHeader, FileKind,
-    HeaderError, MAX_RECORD_HEADER_LEN, RecordLimits,
+    self, COMPACT_HINT_VERSION, FILE_HEADER_LEN, FLAG_BATCH, FLAG_HAS_EXPIRY, FLAG_TOMBSTONE,
+    FileHeader, FileKind, HeaderError, MAX_RECORD_HEADER_LEN, RecordLimits,
 };
 use crate::hint;
 use crate::lock::DirLock;
@@ -418,6 +418,7 @@ fn crc_matches(file: &File, at: u64, len: u64) -> io::Result<bool> {
 }
 
 const HINT_FOOTER_LEN: u64 = 40;
+const COMPACT_HINT_FOOTER_LEN: u64 = 36;
 const HINT_ENTRY_FIXED_LEN: u64 = 13;
 
 /// Checks data file `f`'s hint against what replay applied. None when it matches; else the hint
@@ -457,6 +458,11 @@ fn check_hint(
         .collect();
     hinted.reverse();
     let applied = hinted;
+    // Problems are reported at the hint offset of the entry; a compact hint has one bitmap.
+    let compact = fs::read(format::hint_path(dir, f.id))
+        .ok()
+        .and_then(|b| FileHeader::decode_versioned(b.get(..FILE_HEADER_LEN)?, FileKind::Hint).ok())
+        .is_some_and(|(_, v)| v == COMPACT_HINT_VERSION);
     let mut at = FILE_HEADER_LEN as u64;
     for (i, h) in entries.iter().enumerate() {
         let Some(a) = applied.get(i) else {
@@ -492,6 +498,9 @@ fn check_hint(
                 ),
                 false,
             )));
+        }
+        if compact {
+            continue;
         }
         at += HINT_ENTRY_FIXED_LEN
             + varint_len(h.key.len() as u64)
@@ -547,16 +556,16 @@ fn diagnose_unloadable_hint(
     }
     let bytes = fs::read(format::hint_path(dir, f.id))?;
     let len = bytes.len() as u64;
-    if len < FILE_HEADER_LEN as u64 + HINT_FOOTER_LEN {
+    if len < FILE_HEADER_LEN as u64 + COMPACT_HINT_FOOTER_LEN {
         return Ok((
             0,
             format!("hint file is {len} bytes, too short to hold a header and footer"),
             false,
         ));
     }
-    match FileHeader::decode(&bytes[..FILE_HEADER_LEN], FileKind::Hint) {
+    let version = match FileHeader::decode_versioned(&bytes[..FILE_HEADER_LEN], FileKind::Hint) {
         Err(why) => return Ok((0, format!("bad hint header: {why}"), false)),
-        Ok(h) if h.file_id != f.id || h.order != f.order => {
+        Ok((h, _)) if h.file_id != f.id || h.order != f.order => {
             return Ok((
                 0,
                 format!(
@@ -566,22 +575,34 @@ fn diagnose_unloadable_hint(
                 false,
             ));
         }
-        Ok(_) => {}
+        Ok((_, version)) => version,
+    };
+    // Where the footer starts and which of its words is the data file length (module hint).
+    let (footer_len, len_word) = match version {
+        COMPACT_HINT_VERSION => (COMPACT_HINT_FOOTER_LEN, 2),
+        _ => (HINT_FOOTER_LEN, 1),
+    };
+    if len < FILE_HEADER_LEN as u64 + footer_len {
+        return Ok((
+            0,
+            format!("hint file is {len} bytes, too short to hold a header and footer"),
+            false,
+        ));
     }
     let crc_at = len - 4;
     let stored = u32::from_le_bytes(bytes[crc_at as usize..].try_into().expect("4 bytes"));
     if crc32fast::hash(&bytes[..crc_at as usize]) != stored {
         return Ok((crc_at, "hint checksum mismatch".into(), false));
     }
-    let footer = len - HINT_FOOTER_LEN;
+    let footer = len - footer_len;
     let word = |i: u64| {
         let at = (footer + i * 8) as usize;
         u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"))
     };
-    let described = word(1);
+    let described = word(len_word);
     if described != data_len {
         return Ok((
-            footer + 8,
+            footer + len_word * 8,
             format!(
                 "stale: describes a data file of {described} bytes; the data file has {data_len}"
             ),
@@ -590,7 +611,9 @@ fn diagnose_unloadable_hint(
     }
     Ok((
         footer,
-        "the data file's last bytes differ from those the hint was written for, or its entries do not parse"
+        "the data file's last bytes differ from those the hint was written for, or its entries \
+         do not parse, or (compact hint) the data file's record headers and keys differ from \
+         those it was written for"
             .into(),
         false,
     ))
@@ -637,7 +660,8 @@ fn apply_repairs(dir: &Path, plan: &Plan, report: &mut VerifyReport) -> Result<(
             .push(format!("{}: deleted", file_name(&path)));
     }
     for &(id, order) in &plan.rebuild_hints {
-        crate::recovery::build_hint(dir, id, order)?;
+        // Repair has no options: it writes the default kind of hint.
+        crate::recovery::build_hint(dir, id, order, true)?;
         report.repairs.push(format!(
             "{}: rebuilt from its data file",
             file_name(&format::hint_path(dir, id))

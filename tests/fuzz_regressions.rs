@@ -28,11 +28,12 @@ fn hint_path(dir: &Path, id: u32) -> PathBuf {
     dir.join(format!("{id:010}.hint"))
 }
 
-/// A store whose first data file is sealed with a hint listing `k1` then `k2`; `k1` was later
-/// overwritten in the second file. Returns the hint's bytes and how many hints an open uses.
+/// A store whose first data file is sealed with a hint (with keys) listing `k1` then `k2`; `k1`
+/// was later overwritten in the second file. Returns the hint's bytes and how many hints an open
+/// uses.
 fn store_with_hint(dir: &Path) -> (Vec<u8>, u64) {
     let mut opts = Options::default();
-    opts.max_file_size(256).unwrap();
+    opts.max_file_size(256).unwrap().compact_hints(false);
     let db = Bitcask::open(dir, &opts).unwrap();
     db.put(b"k1", &[b'a'; 100]).unwrap();
     db.put(b"k2", &[b'b'; 100]).unwrap();

@@ -216,43 +216,54 @@ fn a_damaged_value_is_never_served_and_is_skipped_at_reopen() {
 
 #[test]
 fn damage_to_a_length_field_resynchronises_on_the_next_record() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = open(dir.path());
-    for i in 0..20u32 {
-        db.put(
-            format!("key-{i:02}").as_bytes(),
-            format!("val-{i:02}").as_bytes(),
-        )
-        .unwrap();
-    }
-    db.close().unwrap();
-    // The key length varint sits 5 bytes after the record start (crc, flags, timestamp): break it
-    // so the header claims a huge key.
-    let (file, key_at) = locate(dir.path(), b"key-07");
-    let mut bytes = std::fs::read(&file).unwrap();
-    bytes[key_at - 2] = 0xFF;
-    std::fs::write(&file, bytes).unwrap();
-    // With its hint the file is not scanned at open; the damage shows at the read.
-    let db = open(dir.path());
-    assert_eq!(db.get(b"key-07").unwrap_err().kind(), ErrorKind::Corrupt);
-    drop(db);
-    // Without a hint, the scan skips the damaged record and finds the next one.
-    std::fs::remove_file(file.with_extension("hint")).unwrap();
-    let db = open(dir.path());
-    assert_eq!(db.get(b"key-07").unwrap(), None);
-    for i in (0..20u32).filter(|&i| i != 7) {
+    for compact in [true, false] {
+        let mut opts = Options::default();
+        opts.compact_hints(compact);
+        let dir = tempfile::tempdir().unwrap();
+        let db = Bitcask::open(dir.path(), &opts).unwrap();
+        for i in 0..20u32 {
+            db.put(
+                format!("key-{i:02}").as_bytes(),
+                format!("val-{i:02}").as_bytes(),
+            )
+            .unwrap();
+        }
+        db.close().unwrap();
+        // The key length varint sits 5 bytes after the record start (crc, flags, timestamp):
+        // break it so the header claims a huge key.
+        let (file, key_at) = locate(dir.path(), b"key-07");
+        let mut bytes = std::fs::read(&file).unwrap();
+        bytes[key_at - 2] = 0xFF;
+        std::fs::write(&file, bytes).unwrap();
+        let db = open(dir.path());
+        if compact {
+            // A compact hint checks every record header at open: the file is scanned.
+            assert_eq!(db.stats().hint_files_loaded, 0);
+            assert_eq!(db.get(b"key-07").unwrap(), None);
+        } else {
+            // A hint with keys is trusted at open; the damage shows at the read.
+            assert_eq!(db.stats().hint_files_loaded, 1);
+            assert_eq!(db.get(b"key-07").unwrap_err().kind(), ErrorKind::Corrupt);
+        }
+        drop(db);
+        // Without a hint, the scan skips the damaged record and finds the next one.
+        let _ = std::fs::remove_file(file.with_extension("hint"));
+        let db = open(dir.path());
+        assert_eq!(db.get(b"key-07").unwrap(), None);
+        for i in (0..20u32).filter(|&i| i != 7) {
+            assert_eq!(
+                db.get(format!("key-{i:02}").as_bytes()).unwrap().unwrap(),
+                format!("val-{i:02}").into_bytes(),
+                "key {i}"
+            );
+        }
+        let stats = db.stats();
+        assert_eq!(stats.corrupt_records, 1);
         assert_eq!(
-            db.get(format!("key-{i:02}").as_bytes()).unwrap().unwrap(),
-            format!("val-{i:02}").into_bytes(),
-            "key {i}"
+            stats.truncated_bytes, 0,
+            "damage in the middle is not a torn tail"
         );
     }
-    let stats = db.stats();
-    assert_eq!(stats.corrupt_records, 1);
-    assert_eq!(
-        stats.truncated_bytes, 0,
-        "damage in the middle is not a torn tail"
-    );
 }
 
 #[test]
@@ -377,60 +388,74 @@ fn stats_account_live_and_dead_bytes_exactly() {
 /// exactly what a record-by-record scan of the same file gives.
 #[test]
 fn a_large_hint_loads_to_the_same_index_as_a_scan() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = open(dir.path());
-    let n = 90_000u32;
-    for i in 0..n {
-        db.put(&i.to_be_bytes(), &[i as u8; 20]).unwrap();
-    }
-    for i in (0..n).step_by(3) {
-        db.put(&i.to_be_bytes(), &[!(i as u8); 30]).unwrap();
-    }
-    for i in (0..n).step_by(5) {
-        assert!(db.delete(&i.to_be_bytes()).unwrap());
-    }
-    for i in (1..n).step_by(7) {
-        db.put_ttl(&i.to_be_bytes(), b"far future", 1 << 30)
-            .unwrap();
-    }
-    let (len, before) = (db.len(), db.stats());
-    db.close().unwrap();
-
-    let check = |db: &Bitcask| {
-        assert_eq!(db.len(), len);
+    // Unmerged, the file holds many superseded records and gets a hint with keys; merged, every
+    // record is live and the hint is compact (two chunks of 65,536 records, walked in parallel).
+    for merged in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let db = open(dir.path());
+        let n = 150_000u32;
         for i in 0..n {
-            let want: Option<Vec<u8>> = if i % 7 == 1 {
-                Some(b"far future".to_vec())
-            } else if i % 5 == 0 {
-                None
-            } else if i % 3 == 0 {
-                Some(vec![!(i as u8); 30])
-            } else {
-                Some(vec![i as u8; 20])
-            };
-            assert_eq!(db.get(&i.to_be_bytes()).unwrap(), want, "key {i}");
+            db.put(&i.to_be_bytes(), &[i as u8; 20]).unwrap();
         }
-        let s = db.stats();
-        assert_eq!(
-            (s.live_bytes, s.dead_bytes),
-            (before.live_bytes, before.dead_bytes)
+        for i in (0..n).step_by(3) {
+            db.put(&i.to_be_bytes(), &[!(i as u8); 30]).unwrap();
+        }
+        for i in (0..n).step_by(5) {
+            assert!(db.delete(&i.to_be_bytes()).unwrap());
+        }
+        for i in (1..n).step_by(7) {
+            db.put_ttl(&i.to_be_bytes(), b"far future", 1 << 30)
+                .unwrap();
+        }
+        if merged {
+            db.merge().unwrap();
+        }
+        let (len, before) = (db.len(), db.stats());
+        db.close().unwrap();
+
+        let check = |db: &Bitcask| {
+            assert_eq!(db.len(), len);
+            for i in 0..n {
+                let want: Option<Vec<u8>> = if i % 7 == 1 {
+                    Some(b"far future".to_vec())
+                } else if i % 5 == 0 {
+                    None
+                } else if i % 3 == 0 {
+                    Some(vec![!(i as u8); 30])
+                } else {
+                    Some(vec![i as u8; 20])
+                };
+                assert_eq!(db.get(&i.to_be_bytes()).unwrap(), want, "key {i}");
+            }
+            let s = db.stats();
+            assert_eq!(
+                (s.live_bytes, s.dead_bytes),
+                (before.live_bytes, before.dead_bytes)
+            );
+        };
+        let hints: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "hint"))
+            .collect();
+        let versions: Vec<u8> = hints.iter().map(|p| std::fs::read(p).unwrap()[8]).collect();
+        assert!(
+            versions.contains(&if merged { 2 } else { 1 }),
+            "{versions:?}"
         );
-    };
-    let db = open(dir.path());
-    assert_eq!(
-        db.stats().hint_files_loaded,
-        1,
-        "the reopen must use the hint"
-    );
-    check(&db);
-    drop(db);
-    for e in std::fs::read_dir(dir.path()).unwrap() {
-        let p = e.unwrap().path();
-        if p.extension().is_some_and(|x| x == "hint") {
+        let db = open(dir.path());
+        assert_eq!(
+            db.stats().hint_files_loaded,
+            hints.len() as u64,
+            "the reopen must use the hints"
+        );
+        check(&db);
+        drop(db);
+        for p in hints {
             std::fs::remove_file(p).unwrap();
         }
+        let db = open(dir.path());
+        assert_eq!(db.stats().hint_files_loaded, 0);
+        check(&db);
     }
-    let db = open(dir.path());
-    assert_eq!(db.stats().data_files_scanned, 1);
-    check(&db);
 }

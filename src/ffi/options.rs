@@ -253,6 +253,26 @@ pub unsafe extern "C" fn bc_options_set_mmap_writes(o: *mut bc_options, on: c_in
     })
 }
 
+/// `on` non-zero (the default): hint files are written compact, one bit per record of their data
+/// file instead of every key (for 16-byte keys and 100-byte values a merged store takes about a
+/// fifth less disk: 1.10x its raw keys and values instead of 1.35x). An open then walks the data
+/// file's record headers instead of reading keys from the hint, so a compact hint is written only
+/// for a file whose records are mostly (3/4) live entries, such as a merge's output. With `on` 0
+/// every hint lists its keys: with a cold page cache a store of small values reopens faster.
+/// Either kind is read whatever this says; it decides only what is written.
+///
+/// Returns `BC_OK`, or `BC_E_INVALID` for NULL `o`.
+///
+/// # Safety
+/// `o` must be NULL or a live pointer from `bc_options_new`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bc_options_set_compact_hints(o: *mut bc_options, on: c_int) -> c_int {
+    boundary("bc_options_set_compact_hints", || {
+        as_options(o)?.compact_hints(on != 0);
+        Ok(BC_OK)
+    })
+}
+
 /// Store-wide expiry: every key reads as absent `secs` seconds (at least, and less than `secs + 1`)
 /// after it was written (judged by
 /// the write time stored in its record, so it holds across reopens), and merge drops it. 0 (the
