@@ -133,6 +133,8 @@ pub(crate) struct HintSummary {
 pub(crate) struct HintBuilder {
     buf: Vec<u8>,
     entries: u64,
+    /// Entries added, before [`HintBuilder::keep_last_per_key`] dropped superseded ones.
+    added: u64,
 }
 
 impl HintBuilder {
@@ -145,6 +147,7 @@ impl HintBuilder {
         HintBuilder {
             buf: header.encode().to_vec(),
             entries: 0,
+            added: 0,
         }
     }
 
@@ -165,6 +168,7 @@ impl HintBuilder {
         }
         self.buf.extend_from_slice(e.key);
         self.entries += 1;
+        self.added += 1;
     }
 
     /// Drops every entry that a later entry for the same key supersedes. Replay applies a
@@ -221,7 +225,9 @@ impl HintBuilder {
         let tail = tail_crc(&format::data_path(dir, id), data_len)
             .map_err(|e| Error::io("read data file tail", format::data_path(dir, id), e))?;
         let undamaged = summary.corrupt_records == 0 && summary.corrupt_bytes == 0;
-        if compact && undamaged {
+        // The file has at least `added` records: if too few of those are entries, the compact
+        // hint would be refused after walking the whole file (see `compact`).
+        if compact && undamaged && !too_sparse(self.entries, self.added) {
             let image = self
                 .compact(dir, id, data_len, tail)
                 .map_err(|e| Error::io("read data file", format::data_path(dir, id), e))?;
@@ -304,7 +310,7 @@ impl HintBuilder {
         // of a hint with keys: where many records are superseded in the same file (a fill and
         // an overwrite: half), the keyed hint loads faster (80 vs 130 ms for 1M keys). Merge
         // outputs, and files only appended to, are all entries.
-        if entries.saturating_mul(4) < records.saturating_mul(3) {
+        if too_sparse(entries, records) {
             return Ok(None);
         }
         let header = FileHeader::decode(&self.buf[..FILE_HEADER_LEN], FileKind::Hint)
@@ -342,6 +348,12 @@ impl HintBuilder {
         }
         Ok(())
     }
+}
+
+/// Whether a file of `records` records of which `entries` are entries should get a keyed hint
+/// (fewer than 3 in 4 records are entries).
+fn too_sparse(entries: u64, records: u64) -> bool {
+    entries.saturating_mul(4) < records.saturating_mul(3)
 }
 
 /// The entries of a keyed hint's body, in order (only for bodies this module wrote or verified).
