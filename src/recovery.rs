@@ -90,10 +90,35 @@ pub(crate) struct Loaded {
     pub any_expiring: bool,
 }
 
+/// How often a repairing load replays again after cutting a damaged last file (each pass can
+/// only shorten it; in practice the second pass cuts nothing).
+const MAX_REPAIR_PASSES: u32 = 8;
+
 /// Replays every data file of `dir` into a new keydir. A read-write open (`repair`) truncates a
 /// torn tail and rewrites a half-written header of the last file; a read-only one changes nothing.
 pub(crate) fn load(dir: &Path, repair: bool, opts: &Options) -> Result<Loaded> {
+    let mut truncated = 0;
+    for _ in 1..MAX_REPAIR_PASSES {
+        let (mut loaded, cut_damaged_tail) = load_once(dir, repair, opts)?;
+        loaded.stats.truncated_bytes += truncated;
+        if !cut_damaged_tail {
+            return Ok(loaded);
+        }
+        // Where replay resumes after damage depends on what follows it (a candidate record
+        // counts if a valid record or the end of the file comes next), and the cut just moved
+        // the end of the file: replay the file as the next open will see it, so that what this
+        // open serves is what every later open serves.
+        truncated = loaded.stats.truncated_bytes;
+    }
+    let (mut loaded, _) = load_once(dir, repair, opts)?;
+    loaded.stats.truncated_bytes += truncated;
+    Ok(loaded)
+}
+
+/// One replay; also says whether it cut the last file after skipping damage in it.
+fn load_once(dir: &Path, repair: bool, opts: &Options) -> Result<(Loaded, bool)> {
     let max_file_size = opts.max_file_size;
+    let mut cut_damaged_tail = false;
     let now = crate::db::now_secs();
     let mut ids: Vec<u32> = Vec::new();
     let mut next_id: u32 = 1;
@@ -213,6 +238,7 @@ pub(crate) fn load(dir: &Path, repair: bool, opts: &Options) -> Result<Loaded> {
                 kept_len = outcome.valid_end;
             }
             if repair {
+                cut_damaged_tail = outcome.corrupt_records > 0 && len > outcome.valid_end;
                 repair_tail(&path, len, outcome.valid_end)?;
                 if len < FILE_HEADER_LEN as u64 {
                     kept_len = FILE_HEADER_LEN as u64;
@@ -230,7 +256,7 @@ pub(crate) fn load(dir: &Path, repair: bool, opts: &Options) -> Result<Loaded> {
         }
         files.get_mut(&id).expect("inserted above").len = kept_len;
     }
-    Ok(Loaded {
+    let loaded = Loaded {
         keydir,
         files,
         stats,
@@ -238,7 +264,8 @@ pub(crate) fn load(dir: &Path, repair: bool, opts: &Options) -> Result<Loaded> {
         next_id,
         missing_hints,
         any_expiring,
-    })
+    };
+    Ok((loaded, cut_damaged_tail))
 }
 
 /// Applies a file's entries (in file order) on several threads, each owning a disjoint set of

@@ -16,7 +16,11 @@
 //! Without bits 5 and 6 a random mutation would almost never get past a checksum; with them the
 //! fuzzer explores the recovery rules themselves (record boundaries, batches, damaged headers,
 //! stale hints, half-finished merges). Config byte: bit 0 opens read-only first; bit 1 opens
-//! with small key and value limits, below sizes that are valid in the format.
+//! with small key and value limits, below sizes that are valid in the format; bit 2 makes hint
+//! headers compact (version 2), and then bit 6 of a hint's tag builds the whole compact hint
+//! from the final data file: the payload's bytes select the records (the bitmap), the chunk
+//! table (offsets, digests of headers and keys) and the footer are computed, so a hint that
+//! selects any records, superseded, tombstones or batch records included, gets loaded.
 
 #![no_main]
 
@@ -28,7 +32,7 @@ use std::fs;
 use std::ops::ControlFlow;
 use std::path::Path;
 
-use bitcask::format::{self, FileHeader, FileKind, RecordLimits};
+use bitcask::format::{self, FILE_HEADER_LEN, FileHeader, FileKind, RecordLimits};
 use bitcask::{Bitcask, ErrorKind, Options};
 use common::Bytes;
 use libfuzzer_sys::fuzz_target;
@@ -40,7 +44,7 @@ fuzz_target!(|data: &[u8]| {
     let dir = common::scratch_dir("open-garbage");
     let mut input = Bytes::new(data);
     let config = input.u8();
-    write_files(&dir, &mut input);
+    write_files(&dir, &mut input, config & 4 != 0);
     if let Some(keep) = std::env::var_os("BITCASK_FUZZ_DUMP") {
         // Turning a crash into a regression test starts from the files it decodes to:
         // `BITCASK_FUZZ_DUMP=/tmp/x cargo fuzz run open_garbage <crash>` leaves them in /tmp/x.
@@ -89,9 +93,15 @@ fuzz_target!(|data: &[u8]| {
     let _ = fs::remove_dir_all(&dir);
 });
 
-fn write_files(dir: &Path, input: &mut Bytes<'_>) {
+fn write_files(dir: &Path, input: &mut Bytes<'_>, compact: bool) {
     let mut files: BTreeMap<(u8, u32), Vec<u8>> = BTreeMap::new();
-    let mut hints = std::collections::BTreeSet::new();
+    // Hints to finish once the data files are known: id -> whether it has a header.
+    let mut hints: BTreeMap<u32, bool> = BTreeMap::new();
+    let hint_version = if compact {
+        format::COMPACT_HINT_VERSION
+    } else {
+        format::FORMAT_VERSION
+    };
     while !input.is_empty() {
         let tag = input.u8();
         let len = input.u16() as usize;
@@ -110,13 +120,18 @@ fn write_files(dir: &Path, input: &mut Bytes<'_>) {
                     } else {
                         FileKind::Hint
                     };
+                    let version = if kind == FileKind::Hint {
+                        hint_version
+                    } else {
+                        format::FORMAT_VERSION
+                    };
                     bytes.extend_from_slice(
                         &FileHeader {
                             kind,
                             file_id: id,
                             order,
                         }
-                        .encode(),
+                        .encode_version(version),
                     );
                 }
                 let start = bytes.len();
@@ -128,7 +143,7 @@ fn write_files(dir: &Path, input: &mut Bytes<'_>) {
                     // The footer depends on the final data file: finish it after all are read.
                     hints.remove(&id);
                     if fix {
-                        hints.insert(id);
+                        hints.insert(id, header);
                     }
                 }
             }
@@ -145,12 +160,21 @@ fn write_files(dir: &Path, input: &mut Bytes<'_>) {
         }
         files.insert((kind, id), bytes);
     }
-    for id in hints {
+    for (id, header) in hints {
         let data = files.get(&(0, id)).cloned().unwrap_or_default();
         let hint = files.get_mut(&(1, id)).expect("hint listed");
+        if compact {
+            let selection = hint.split_off(if header { FILE_HEADER_LEN } else { 0 });
+            compact_hint(hint, &data, &selection);
+            continue;
+        }
+        // The footer is [entries][data length][2 damage counters][tail CRC][CRC]: the payload
+        // ends with the entry count and the counters; the data length goes between them.
+        let at = hint.len().saturating_sub(16);
+        let counters = hint.split_off(at);
         hint.extend_from_slice(&(data.len() as u64).to_le_bytes());
-        let tail = &data[data.len().saturating_sub(32)..];
-        hint.extend_from_slice(&crc32fast::hash(tail).to_le_bytes());
+        hint.extend_from_slice(&counters);
+        hint.extend_from_slice(&tail_crc(&data).to_le_bytes());
         let crc = crc32fast::hash(hint);
         hint.extend_from_slice(&crc.to_le_bytes());
     }
@@ -183,6 +207,56 @@ fn fix_record_crcs(b: &mut [u8]) {
         b[pos..pos + 4].copy_from_slice(&crc.to_le_bytes());
         pos = end;
     }
+}
+
+/// CRC-32 of a data file's last 32 bytes after its header (fewer if it is shorter), as a hint's
+/// footer records it.
+fn tail_crc(data: &[u8]) -> u32 {
+    let n = 32.min(data.len().saturating_sub(FILE_HEADER_LEN));
+    crc32fast::hash(&data[data.len() - n..])
+}
+
+/// Appends to `out` (a compact hint's header, or nothing) the bitmap, chunk table and footer of a
+/// compact hint of `data` whose bitmap is taken from `selection`, as `src/hint.rs` lays them out.
+/// Where the records stop following one another the walk stops, and the hint will not load.
+fn compact_hint(out: &mut Vec<u8>, data: &[u8], selection: &[u8]) {
+    const CHUNK: u64 = 1 << 16;
+    let mut rows: Vec<(u32, crc32fast::Hasher)> = Vec::new();
+    let mut records = 0u64;
+    let mut pos = FILE_HEADER_LEN;
+    while pos < data.len() {
+        let Ok(h) = format::decode_record_header(&data[pos..], RecordLimits::FORMAT) else {
+            break;
+        };
+        let end = pos + h.record_len() as usize;
+        if end > data.len() {
+            break;
+        }
+        if records % CHUNK == 0 {
+            rows.push((pos as u32, crc32fast::Hasher::new()));
+        }
+        let key_end = pos + h.header_len as usize + h.key_len as usize;
+        rows.last_mut().unwrap().1.update(&data[pos..key_end]);
+        records += 1;
+        pos = end;
+    }
+    let mut bitmap = selection.to_vec();
+    bitmap.resize(records.div_ceil(8) as usize, 0);
+    if records % 8 != 0 {
+        *bitmap.last_mut().unwrap() &= (1u8 << (records % 8)) - 1;
+    }
+    let entries: u64 = bitmap.iter().map(|b| b.count_ones() as u64).sum();
+    out.extend_from_slice(&bitmap);
+    for (offset, crc) in rows {
+        out.extend_from_slice(&offset.to_le_bytes());
+        out.extend_from_slice(&crc.finalize().to_le_bytes());
+    }
+    for v in [entries, records, data.len() as u64] {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    out.extend_from_slice(&tail_crc(data).to_le_bytes());
+    let crc = crc32fast::hash(out);
+    out.extend_from_slice(&crc.to_le_bytes());
 }
 
 /// Opens the store and reads every key through every read path, checking they agree. Returns
