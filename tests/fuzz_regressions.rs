@@ -162,8 +162,11 @@ fn merge_commit_without_outputs_does_not_panic_open() {
     db.close().unwrap();
 }
 
+/// What get returns for a key; an error as its kind.
+type Read = Result<Option<Vec<u8>>, String>;
+
 /// Every key the index lists, with what get returns for it (a damaged record reads as an error).
-fn served(db: &Bitcask) -> Vec<(Vec<u8>, Result<Option<Vec<u8>>, String>)> {
+fn served(db: &Bitcask) -> Vec<(Vec<u8>, Read)> {
     let mut keys = Vec::new();
     let _ = db.fold_keys(|k| {
         keys.push(k.to_vec());
