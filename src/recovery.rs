@@ -90,35 +90,43 @@ pub(crate) struct Loaded {
     pub any_expiring: bool,
 }
 
-/// How often a repairing load replays again after cutting a damaged last file (each pass can
-/// only shorten it; in practice the second pass cuts nothing).
-const MAX_REPAIR_PASSES: u32 = 8;
+/// How often a load replays again after cutting (or, read-only, deciding to cut) a damaged last
+/// file; each pass can only shorten it, and in practice the second pass cuts nothing.
+const MAX_CUT_PASSES: u32 = 8;
 
 /// Replays every data file of `dir` into a new keydir. A read-write open (`repair`) truncates a
 /// torn tail and rewrites a half-written header of the last file; a read-only one changes nothing.
 pub(crate) fn load(dir: &Path, repair: bool, opts: &Options) -> Result<Loaded> {
     let mut truncated = 0;
-    for _ in 1..MAX_REPAIR_PASSES {
-        let (mut loaded, cut_damaged_tail) = load_once(dir, repair, opts)?;
+    let mut tail_cut = None;
+    for pass in 1..=MAX_CUT_PASSES {
+        let (mut loaded, cut) = load_once(dir, repair, opts, tail_cut)?;
         loaded.stats.truncated_bytes += truncated;
-        if !cut_damaged_tail {
-            return Ok(loaded);
+        match cut {
+            // Where replay resumes after damage depends on what follows it (a candidate record
+            // counts if a valid record or the end of the file comes next), and the cut moves the
+            // end of the file: replay the file as cut, so that what this open serves is what
+            // every later open serves. A read-only open cuts nothing on disk and replays as if.
+            Some(cut) if pass < MAX_CUT_PASSES => {
+                truncated = loaded.stats.truncated_bytes;
+                tail_cut = Some(cut);
+            }
+            _ => return Ok(loaded),
         }
-        // Where replay resumes after damage depends on what follows it (a candidate record
-        // counts if a valid record or the end of the file comes next), and the cut just moved
-        // the end of the file: replay the file as the next open will see it, so that what this
-        // open serves is what every later open serves.
-        truncated = loaded.stats.truncated_bytes;
     }
-    let (mut loaded, _) = load_once(dir, repair, opts)?;
-    loaded.stats.truncated_bytes += truncated;
-    Ok(loaded)
+    unreachable!("the last pass returns")
 }
 
-/// One replay; also says whether it cut the last file after skipping damage in it.
-fn load_once(dir: &Path, repair: bool, opts: &Options) -> Result<(Loaded, bool)> {
+/// One replay, with the last file read only up to `tail_cut` when that names it. Returns also
+/// where the last file was cut (or, read-only, would be) after damage was skipped in it.
+fn load_once(
+    dir: &Path,
+    repair: bool,
+    opts: &Options,
+    tail_cut: Option<(u32, u64)>,
+) -> Result<(Loaded, Option<(u32, u64)>)> {
     let max_file_size = opts.max_file_size;
-    let mut cut_damaged_tail = false;
+    let mut cut_damaged_tail = None;
     let now = crate::db::now_secs();
     let mut ids: Vec<u32> = Vec::new();
     let mut next_id: u32 = 1;
@@ -195,6 +203,10 @@ fn load_once(dir: &Path, repair: bool, opts: &Options) -> Result<(Loaded, bool)>
     for (index, (id, order, header_ok, len)) in headers.into_iter().enumerate() {
         let path = format::data_path(dir, id);
         let is_tail = Some(index) == last;
+        let len = match tail_cut {
+            Some((cut_id, cut_len)) if is_tail && cut_id == id => len.min(cut_len),
+            _ => len,
+        };
         let from_hint = if header_ok {
             hint::load_all(dir, id, order, len, &mut |entries| {
                 any_expiring |= apply_parallel(&keydir, &mut files, entries, opts, now);
@@ -237,8 +249,10 @@ fn load_once(dir: &Path, repair: bool, opts: &Options) -> Result<(Loaded, bool)>
             if len > outcome.valid_end {
                 kept_len = outcome.valid_end;
             }
+            if outcome.corrupt_records > 0 && len > outcome.valid_end {
+                cut_damaged_tail = Some((id, outcome.valid_end));
+            }
             if repair {
-                cut_damaged_tail = outcome.corrupt_records > 0 && len > outcome.valid_end;
                 repair_tail(&path, len, outcome.valid_end)?;
                 if len < FILE_HEADER_LEN as u64 {
                     kept_len = FILE_HEADER_LEN as u64;

@@ -224,3 +224,30 @@ fn a_repair_that_moves_the_end_of_a_damaged_file_serves_what_later_opens_serve()
         db.close().unwrap();
     }
 }
+
+/// open_garbage `regression-resync-after-tail-cut`: one data file with a damaged record whose
+/// length still decodes, then a batch, then a torn tail. A read-only open (which cuts nothing)
+/// and the repairing open served the batch, the open after the cut did not. Every open now
+/// replays a damaged last file as cut, read-only ones included.
+#[test]
+fn read_only_repairing_and_later_opens_of_a_damaged_file_serve_the_same() {
+    let bytes = include_bytes!("data/resync-after-tail-cut/0000000001.data");
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("0000000001.data"), bytes).unwrap();
+    let mut ro = Options::default();
+    ro.read_only(true);
+    let db = Bitcask::open(dir.path(), &ro).unwrap();
+    let read_only = served(&db);
+    drop(db);
+    assert_eq!(
+        fs::read(dir.path().join("0000000001.data")).unwrap(),
+        bytes,
+        "a read-only open changes nothing"
+    );
+    let db = Bitcask::open(dir.path(), &Options::default()).unwrap();
+    assert!(db.stats().truncated_bytes > 0, "the repair cuts the file");
+    assert_eq!(served(&db), read_only);
+    db.close().unwrap();
+    let db = Bitcask::open(dir.path(), &Options::default()).unwrap();
+    assert_eq!(served(&db), read_only);
+}
