@@ -522,7 +522,7 @@ impl Inner {
                         f.live -= loc.len as u64;
                     }
                     if !loc.expired_at(now) {
-                        w.counters.corrupt_records += 1;
+                        w.counters.corrupt_records = w.counters.corrupt_records.saturating_add(1);
                     }
                 }
             }

@@ -239,8 +239,11 @@ fn load_once(
                 scan_file(&file, &path, id, len, is_tail, &mut apply)?
             }
         };
-        stats.corrupt_records += outcome.corrupt_records;
-        stats.corrupt_bytes += outcome.corrupt_bytes;
+        // Saturating: a hint's counters are only checksummed, not checked against anything.
+        stats.corrupt_records = stats
+            .corrupt_records
+            .saturating_add(outcome.corrupt_records);
+        stats.corrupt_bytes = stats.corrupt_bytes.saturating_add(outcome.corrupt_bytes);
         let mut kept_len = len;
         if is_tail {
             // Zeros after the records are space the writer had reserved (see `WriteMap`), not

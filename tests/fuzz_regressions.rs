@@ -251,3 +251,35 @@ fn read_only_repairing_and_later_opens_of_a_damaged_file_serve_the_same() {
     let db = Bitcask::open(dir.path(), &Options::default()).unwrap();
     assert_eq!(served(&db), read_only);
 }
+
+/// open_garbage: the damage counters in hint footers were summed unchecked; two hints claiming
+/// 2^63 damaged records overflowed (a panic in debug builds, a wrapped count in release).
+#[test]
+fn huge_damage_counters_in_hints_do_not_overflow() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = Options::default();
+    opts.max_file_size(256).unwrap().compact_hints(false);
+    let db = Bitcask::open(dir.path(), &opts).unwrap();
+    for i in 0..5u8 {
+        db.put(&[b'k', i], &[i; 100]).unwrap(); // two records per file, three files
+    }
+    db.close().unwrap();
+    for id in [1, 2] {
+        let mut hint = fs::read(hint_path(dir.path(), id)).unwrap();
+        let footer = hint.len() - 40;
+        for word in [2, 3] {
+            let at = footer + word * 8;
+            hint[at..at + 8].copy_from_slice(&(1u64 << 63).to_le_bytes());
+        }
+        let at = hint.len() - 4;
+        let crc = crc32(&hint[..at]);
+        hint[at..].copy_from_slice(&crc.to_le_bytes());
+        fs::write(hint_path(dir.path(), id), hint).unwrap();
+    }
+    let db = Bitcask::open(dir.path(), &Options::default()).unwrap();
+    let s = db.stats();
+    assert_eq!(s.hint_files_loaded, 3);
+    assert_eq!((s.corrupt_records, s.corrupt_bytes), (u64::MAX, u64::MAX));
+    assert_eq!(db.get(b"k\x04").unwrap(), Some(vec![4; 100]));
+    db.merge().unwrap();
+}
