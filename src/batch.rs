@@ -188,6 +188,8 @@ impl Bitcask {
         let mut ops = Vec::with_capacity(batch.len());
         let last = batch.len() - 1;
         for (i, (delete, key, value)) in batch.iter().enumerate() {
+            // The keydir misses of the batch's keys overlap with each other and with encoding.
+            inner.keydir.prefetch(key);
             let mut flags = FLAG_BATCH;
             if i == last {
                 flags |= FLAG_BATCH_END;
