@@ -366,10 +366,14 @@ impl Drop for WriteMap {
 
 /// A read-only map of a whole sealed data file, for passes over its record headers (loading or
 /// writing a compact hint). Only the pages a pass touches are read: for large values, the
-/// headers' pages and not the values'.
+/// headers' pages and not the values'. (Under Miri, which cannot map files, a copy in memory.)
 pub(crate) struct FileImage {
+    #[cfg(not(miri))]
     ptr: *const u8,
+    #[cfg(not(miri))]
     len: usize,
+    #[cfg(miri)]
+    copy: Vec<u8>,
 }
 
 // SAFETY: the mapping is read-only and lives until drop; reading shared memory from several
@@ -386,41 +390,58 @@ impl FileImage {
         if len != expected_len || len == 0 || len > usize::MAX as u64 {
             return Ok(None);
         }
-        // SAFETY: a fresh PROT_READ, MAP_SHARED mapping of an open file of `len` bytes; the
-        // kernel picks the address. The mapping outlives the descriptor (POSIX), and is only
-        // ever read through `bytes`, which is bounded by `len`.
-        let ptr = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len as usize,
-                libc::PROT_READ,
-                libc::MAP_SHARED,
-                std::os::unix::io::AsRawFd::as_raw_fd(file),
-                0,
-            )
-        };
-        if ptr == libc::MAP_FAILED {
-            return Err(io::Error::last_os_error());
+        #[cfg(miri)]
+        {
+            let mut copy = vec![0u8; len as usize];
+            file.read_exact_at(&mut copy, 0)?;
+            Ok(Some(FileImage { copy }))
         }
-        Ok(Some(FileImage {
-            ptr: ptr.cast(),
-            len: len as usize,
-        }))
+        #[cfg(not(miri))]
+        {
+            // SAFETY: a fresh PROT_READ, MAP_SHARED mapping of an open file of `len` bytes; the
+            // kernel picks the address. The mapping outlives the descriptor (POSIX), and is only
+            // ever read through `bytes`, which is bounded by `len`.
+            let ptr = unsafe {
+                libc::mmap(
+                    std::ptr::null_mut(),
+                    len as usize,
+                    libc::PROT_READ,
+                    libc::MAP_SHARED,
+                    std::os::unix::io::AsRawFd::as_raw_fd(file),
+                    0,
+                )
+            };
+            if ptr == libc::MAP_FAILED {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(Some(FileImage {
+                ptr: ptr.cast(),
+                len: len as usize,
+            }))
+        }
     }
 
     pub(crate) fn bytes(&self) -> &[u8] {
+        #[cfg(miri)]
+        return &self.copy;
         // SAFETY: the whole mapping, which lies inside the file: only sealed files are mapped
         // here (a sealed file never changes), or a last file at the length its hint records,
         // which its writer never cuts below (it cuts only reserved zeros and torn bytes past
         // the records the hint describes).
-        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+        #[cfg(not(miri))]
+        unsafe {
+            std::slice::from_raw_parts(self.ptr, self.len)
+        }
     }
 }
 
 impl Drop for FileImage {
     fn drop(&mut self) {
         // SAFETY: exactly the range mmap returned; slices from `bytes` borrow `self`.
-        unsafe { libc::munmap(self.ptr as *mut libc::c_void, self.len) };
+        #[cfg(not(miri))]
+        unsafe {
+            libc::munmap(self.ptr as *mut libc::c_void, self.len)
+        };
     }
 }
 

@@ -1061,6 +1061,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        miri,
+        ignore = "131K records: hours under Miri; the small files above cover the code"
+    )]
     fn a_compact_hint_of_several_chunks_loads_in_parallel_and_checks_each() {
         let dir = tempfile::tempdir().unwrap();
         let n = CHUNK_RECORDS as u32 * 2 + 100;
