@@ -609,6 +609,17 @@ fn walk_compact<'a>(hint: &CompactFooter<'_>, data: &'a [u8], id: u32) -> Option
     ok.then_some(entries)
 }
 
+/// The version in a hint's header, if the header is intact (the rest is not checked).
+pub(crate) fn version(dir: &Path, id: u32) -> Option<u16> {
+    let mut head = [0u8; FILE_HEADER_LEN];
+    File::open(format::hint_path(dir, id))
+        .and_then(|mut f| f.read_exact(&mut head))
+        .ok()?;
+    FileHeader::decode_versioned(&head, FileKind::Hint)
+        .ok()
+        .map(|(_, v)| v)
+}
+
 /// The entry count a hint's footer claims, read without loading the hint (0 if unreadable). Used
 /// only to size the keydir before a load; the hint is verified when it is loaded.
 pub(crate) fn entry_count(dir: &Path, id: u32) -> u64 {
@@ -619,11 +630,7 @@ pub(crate) fn entry_count(dir: &Path, id: u32) -> u64 {
     let Ok(len) = f.metadata().map(|m| m.len()) else {
         return 0;
     };
-    let mut head = [0u8; FILE_HEADER_LEN];
-    if f.read_exact_at(&mut head, 0).is_err() {
-        return 0;
-    }
-    let Ok((_, version)) = FileHeader::decode_versioned(&head, FileKind::Hint) else {
+    let Some(version) = version(dir, id) else {
         return 0;
     };
     let (footer_len, smallest_entry_bits) = match version {

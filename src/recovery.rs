@@ -99,7 +99,8 @@ const MAX_CUT_PASSES: u32 = 8;
 pub(crate) fn load(dir: &Path, repair: bool, opts: &Options) -> Result<Loaded> {
     let mut truncated = 0;
     let mut tail_cut = None;
-    for pass in 1..=MAX_CUT_PASSES {
+    let mut pass = 1;
+    loop {
         let (mut loaded, cut) = load_once(dir, repair, opts, tail_cut)?;
         loaded.stats.truncated_bytes += truncated;
         match cut {
@@ -110,11 +111,11 @@ pub(crate) fn load(dir: &Path, repair: bool, opts: &Options) -> Result<Loaded> {
             Some(cut) if pass < MAX_CUT_PASSES => {
                 truncated = loaded.stats.truncated_bytes;
                 tail_cut = Some(cut);
+                pass += 1;
             }
             _ => return Ok(loaded),
         }
     }
-    unreachable!("the last pass returns")
 }
 
 /// One replay, with the last file read only up to `tail_cut` when that names it. Returns also

@@ -459,10 +459,7 @@ fn check_hint(
     hinted.reverse();
     let applied = hinted;
     // Problems are reported at the hint offset of the entry; a compact hint has one bitmap.
-    let compact = fs::read(format::hint_path(dir, f.id))
-        .ok()
-        .and_then(|b| FileHeader::decode_versioned(b.get(..FILE_HEADER_LEN)?, FileKind::Hint).ok())
-        .is_some_and(|(_, v)| v == COMPACT_HINT_VERSION);
+    let compact = hint::version(dir, f.id) == Some(COMPACT_HINT_VERSION);
     let mut at = FILE_HEADER_LEN as u64;
     for (i, h) in entries.iter().enumerate() {
         let Some(a) = applied.get(i) else {

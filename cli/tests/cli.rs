@@ -459,6 +459,40 @@ fn verify_finds_a_broken_hint_and_repair_rebuilds_it() {
 }
 
 #[test]
+fn verify_finds_a_compact_hint_that_selects_the_wrong_records() {
+    let dir = tempfile::tempdir().unwrap();
+    one_file_store(dir.path(), 40);
+    // Key 0 again in the same file: 41 records, 40 entries, still dense enough for a compact
+    // hint (bit 0 clear: record 0 is superseded by record 40).
+    let db = Bitcask::open(dir.path(), &Options::default()).unwrap();
+    db.put(&key(0), b"newer").unwrap();
+    db.close().unwrap();
+    let hint = dir.path().join("0000000001.hint");
+    let mut bytes = fs::read(&hint).unwrap();
+    assert_eq!(bytes[8], 2, "a compact hint");
+    assert_eq!((bytes[24] & 1, bytes[29] & 1), (0, 1));
+    // Select the superseded record instead (same count, checksums made to hold).
+    bytes[24] |= 1;
+    bytes[29] &= !1;
+    let at = bytes.len() - 4;
+    let crc = crc32fast::hash(&bytes[..at]);
+    bytes[at..].copy_from_slice(&crc.to_le_bytes());
+    fs::write(&hint, &bytes).unwrap();
+
+    let o = run(&["verify", p(dir.path())]);
+    assert_eq!(code(&o), 4);
+    let out = stdout(&o);
+    assert!(
+        out.contains("0000000001.hint: offset 24: entry 0 says record at data offset 24"),
+        "{out}"
+    );
+    ok(run(&["verify", p(dir.path()), "--repair"]));
+    ok(run(&["verify", p(dir.path())]));
+    let db = Bitcask::open(dir.path(), &Options::default()).unwrap();
+    assert_eq!(db.get(&key(0)).unwrap().unwrap(), b"newer");
+}
+
+#[test]
 fn dump_and_load_round_trip_binary_pairs() {
     let dir = tempfile::tempdir().unwrap();
     let src = dir.path().join("src");
