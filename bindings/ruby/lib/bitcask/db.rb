@@ -15,7 +15,7 @@ module Bitcask
     OPTIONS = %i[
       read_only create_if_missing sync sync_interval_ms max_file_size max_key_size
       max_value_size max_open_files auto_merge merge_trigger_percent merge_trigger_bytes
-      expiry_secs
+      expiry_secs mmap_writes compact_hints
     ].freeze
 
     SYNC_MODES = { none: Native::SYNC_NONE, always: Native::SYNC_ALWAYS, interval: Native::SYNC_INTERVAL }.freeze
@@ -27,7 +27,16 @@ module Bitcask
     #
     # Options: read_only: false, create_if_missing: true, sync: :none | :always | :interval,
     # sync_interval_ms: 1000, max_file_size:, max_key_size:, max_value_size:, max_open_files:,
-    # auto_merge: false, merge_trigger_percent: 60, merge_trigger_bytes: 512 MiB, expiry_secs: 0.
+    # auto_merge: false, merge_trigger_percent: 60, merge_trigger_bytes: 512 MiB, expiry_secs: 0,
+    # mmap_writes: true, compact_hints: true.
+    #
+    # mmap_writes: appends go through a writable memory map of the active data file, over space
+    # reserved ahead with fallocate (used only on ext4, XFS and tmpfs); false = pwrite. Durability
+    # is the same. While open, the active file is longer on disk than its records by the reserved
+    # space (up to 8 MiB), cut at close.
+    # compact_hints: hint files of data files whose records are mostly live (such as a merge's
+    # output) are written compact (one bit per record, no keys); false = every hint lists its keys.
+    # Either kind is read whatever this says.
     #
     # With a block: yields the DB, closes it when the block ends (also by an exception) and returns
     # the block's value. Without: returns the open DB.
@@ -316,6 +325,8 @@ module Bitcask
         flag(o, :bc_options_set_read_only, opts[:read_only]) if opts.key?(:read_only)
         flag(o, :bc_options_set_create_if_missing, opts[:create_if_missing]) if opts.key?(:create_if_missing)
         flag(o, :bc_options_set_auto_merge, opts[:auto_merge]) if opts.key?(:auto_merge)
+        flag(o, :bc_options_set_mmap_writes, opts[:mmap_writes]) if opts.key?(:mmap_writes)
+        flag(o, :bc_options_set_compact_hints, opts[:compact_hints]) if opts.key?(:compact_hints)
         if opts.key?(:sync) || opts.key?(:sync_interval_ms)
           mode = opts.fetch(:sync, :interval)
           code = SYNC_MODES[mode] or raise ArgumentError, "bitcask: sync must be one of #{SYNC_MODES.keys.inspect}"
