@@ -26,6 +26,19 @@ export interface OpenOptions {
   autoMerge?: boolean;
   /** Auto-merge trigger (defaults 60 % and 512 MiB). */
   mergeTrigger?: { fragmentationPercent?: number; deadBytes?: number | bigint };
+  /**
+   * Append through a writable memory map of the active data file, over space reserved with
+   * fallocate (ext4, XFS and tmpfs only; elsewhere, or with false, appends use pwrite). Durability
+   * is the same. While open, the active file is longer on disk than its records by the reserved
+   * space (up to 8 MiB), cut at close (default true). Must be a boolean.
+   */
+  mmapWrites?: boolean;
+  /**
+   * Write compact hint files (version 2: one bit per record, no keys) for data files whose records
+   * are mostly live, such as a merge's output; false = every hint lists its keys (version 1).
+   * Either kind is read regardless (default true). Must be a boolean.
+   */
+  compactHints?: boolean;
 }
 
 export interface Range {

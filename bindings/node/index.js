@@ -103,6 +103,8 @@ const C = {
   ),
   options_set_auto_merge: lib.func('int bc_options_set_auto_merge(bc_options *o, int on)'),
   options_set_expiry_secs: lib.func('int bc_options_set_expiry_secs(bc_options *o, uint32_t secs)'),
+  options_set_mmap_writes: lib.func('int bc_options_set_mmap_writes(bc_options *o, int on)'),
+  options_set_compact_hints: lib.func('int bc_options_set_compact_hints(bc_options *o, int on)'),
 
   open: lib.func('int bc_open(const char *dir, const bc_options *opts, _Out_ bc_db **out)'),
   close: lib.func('int bc_close(bc_db *db)'),
@@ -214,9 +216,18 @@ function u64(v, fn, name) {
   return v;
 }
 
+/** A strictly boolean option (true / false; anything else is a TypeError) as the C int 1 / 0. */
+function bool(v, fn, name) {
+  if (typeof v !== 'boolean') {
+    throw new TypeError(`${fn}: ${name} must be a boolean, got ${v === null ? 'null' : typeof v}`);
+  }
+  return v ? 1 : 0;
+}
+
 const OPTION_NAMES = new Set([
   'maxFileSize', 'sync', 'syncIntervalMs', 'readOnly', 'createIfMissing', 'maxKeySize',
-  'maxValueSize', 'maxOpenFiles', 'expirySecs', 'autoMerge', 'mergeTrigger',
+  'maxValueSize', 'maxOpenFiles', 'expirySecs', 'autoMerge', 'mergeTrigger', 'mmapWrites',
+  'compactHints',
 ]);
 
 /** Builds a bc_options from a JS options object; the caller frees it. */
@@ -277,6 +288,14 @@ function buildOptions(opts) {
     const pct = u32(t.fragmentationPercent ?? 60, fn, 'mergeTrigger.fragmentationPercent');
     const dead = u64(t.deadBytes ?? 536870912, fn, 'mergeTrigger.deadBytes');
     set.push((o) => C.options_set_merge_trigger(o, pct, dead));
+  }
+  if (opts.mmapWrites !== undefined) {
+    const v = bool(opts.mmapWrites, fn, 'mmapWrites');
+    set.push((o) => C.options_set_mmap_writes(o, v));
+  }
+  if (opts.compactHints !== undefined) {
+    const v = bool(opts.compactHints, fn, 'compactHints');
+    set.push((o) => C.options_set_compact_hints(o, v));
   }
 
   const o = C.options_new();
@@ -560,7 +579,7 @@ class Bitcask {
    * @param {string} dir
    * @param {object} [options] maxFileSize, sync ('none'|'always'|'interval'), syncIntervalMs,
    *   readOnly, createIfMissing, maxKeySize, maxValueSize, maxOpenFiles, expirySecs, autoMerge,
-   *   mergeTrigger: { fragmentationPercent, deadBytes }
+   *   mergeTrigger: { fragmentationPercent, deadBytes }, mmapWrites, compactHints
    */
   static open(dir, options) {
     if (typeof dir !== 'string') throw new TypeError('Bitcask.open: dir must be a string');

@@ -135,6 +135,8 @@ test('all options are accepted', () => {
     expirySecs: 3600,
     autoMerge: true,
     mergeTrigger: { fragmentationPercent: 50, deadBytes: 1 << 20 },
+    mmapWrites: false,
+    compactHints: false,
   });
   try {
     db.put('k', 'v');

@@ -1,0 +1,125 @@
+'use strict';
+// The mmapWrites and compactHints options (bc_options_set_mmap_writes / bc_options_set_compact_hints).
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
+const { Bitcask } = require('..');
+const { tmpDir, dataFiles } = require('./helpers');
+
+const key = (i) => `key-${String(i).padStart(4, '0')}`;
+
+/** Sum of the on-disk sizes of the store's *.data files. */
+function dataBytes(dir) {
+  return dataFiles(dir).reduce((n, f) => n + fs.statSync(path.join(dir, f)).size, 0);
+}
+
+/**
+ * Fills a store with 300 distinct keys, merges and closes it; returns the hint file of the merge
+ * output (the largest data file) as { version, size }, and the versions of every hint file.
+ */
+function mergedHint(dir, opts) {
+  const db = Bitcask.open(dir, opts);
+  try {
+    for (let i = 0; i < 300; i++) db.put(key(i), `value-${i}`);
+    db.merge();
+  } finally {
+    db.close();
+  }
+  const hints = fs.readdirSync(dir).filter((f) => f.endsWith('.hint')).sort();
+  assert.ok(hints.length > 0, `hint files in ${fs.readdirSync(dir)}`);
+  const versions = hints.map((f) => fs.readFileSync(path.join(dir, f)).readUInt16LE(8));
+  const largest = dataFiles(dir)
+    .map((f) => [f, fs.statSync(path.join(dir, f)).size])
+    .sort((a, b) => b[1] - a[1])[0][0];
+  const hint = path.join(dir, largest.replace(/\.data$/, '.hint'));
+  assert.ok(fs.existsSync(hint), `${hint} exists`);
+  return { version: fs.readFileSync(hint).readUInt16LE(8), size: fs.statSync(hint).size, versions };
+}
+
+function readBack(dir, opts) {
+  const db = Bitcask.open(dir, opts);
+  try {
+    assert.equal(db.stats().keys, 300);
+    for (let i = 0; i < 300; i++) assert.equal(db.get(key(i))?.toString(), `value-${i}`);
+    assert.ok(db.stats().hintFilesLoaded > 0);
+  } finally {
+    db.close();
+  }
+}
+
+test('compactHints: false writes hints that list their keys (version 1); the default writes compact ones (version 2)', () => {
+  const listed = tmpDir('listed');
+  const off = mergedHint(listed, { compactHints: false });
+  assert.equal(off.version, 1);
+  assert.deepEqual(off.versions, off.versions.map(() => 1), 'every hint file is version 1');
+
+  const compact = tmpDir('compact');
+  const on = mergedHint(compact, {});
+  assert.equal(on.version, 2);
+  assert.ok(on.size * 10 < off.size, `compact hint ${on.size} bytes is much smaller than ${off.size}`);
+
+  // Each store reopens from its hints, whatever the option says now.
+  readBack(listed, {});
+  readBack(compact, { compactHints: false });
+  readBack(listed, { compactHints: false });
+  readBack(compact, { compactHints: true });
+});
+
+test('mmapWrites: false appends with pwrite (data files hold exactly the records); the default reserves space while open', () => {
+  const value = Buffer.alloc(100, 0x78);
+  const fill = (db) => {
+    for (let i = 0; i < 50; i++) db.put(key(i), value);
+  };
+
+  const plain = tmpDir('pwrite');
+  let db = Bitcask.open(plain, { mmapWrites: false });
+  try {
+    fill(db);
+    const total = db.stats().totalBytes;
+    assert.ok(total > 50 * 100);
+    assert.equal(dataBytes(plain), total);
+  } finally {
+    db.close();
+  }
+
+  const mapped = tmpDir('mmap');
+  db = Bitcask.open(mapped); // default on: /tmp is ext4 or tmpfs here, where the map is used
+  let total;
+  try {
+    fill(db);
+    total = db.stats().totalBytes;
+    assert.ok(dataBytes(mapped) > total, `${dataBytes(mapped)} > ${total}: space is reserved while open`);
+  } finally {
+    db.close();
+  }
+  assert.equal(dataBytes(mapped), total, 'the reserved space is cut at close');
+
+  for (const [dir, opts] of [[plain, {}], [mapped, { mmapWrites: false }]]) {
+    db = Bitcask.open(dir, opts);
+    try {
+      assert.equal(db.stats().keys, 50);
+      for (let i = 0; i < 50; i++) assert.deepEqual(db.get(key(i)), value);
+    } finally {
+      db.close();
+    }
+  }
+});
+
+test('mmapWrites and compactHints accept booleans only', () => {
+  const dir = tmpDir();
+  for (const name of ['mmapWrites', 'compactHints']) {
+    for (const bad of [1, 0, 'yes', '', null, {}, 1n]) {
+      assert.throws(() => Bitcask.open(dir, { [name]: bad }), (e) => e instanceof TypeError && e.message.includes(name),
+        `${name}: ${String(bad)}`);
+    }
+  }
+  assert.ok(!fs.existsSync(dir), 'nothing was created by the failed opens');
+  const db = Bitcask.open(dir, { mmapWrites: true, compactHints: false });
+  try {
+    db.put('k', 'v');
+    assert.equal(db.get('k').toString(), 'v');
+  } finally {
+    db.close();
+  }
+});
