@@ -46,6 +46,8 @@ typedef struct {
 	uint32_t merge_fragmentation_percent;
 	uint64_t merge_dead_bytes;
 	int      auto_merge;
+	int      mmap_writes;
+	int      compact_hints;
 	uint32_t expiry_secs;
 } bcgo_opts;
 
@@ -70,6 +72,8 @@ static int bcgo_open(const char *dir, const bcgo_opts *g, bc_db **out, char **er
 		if (g->set_merge_trigger &&
 		    (rc = bc_options_set_merge_trigger(o, g->merge_fragmentation_percent, g->merge_dead_bytes)) < 0) goto done;
 		if ((rc = bc_options_set_auto_merge(o, g->auto_merge)) < 0) goto done;
+		if ((rc = bc_options_set_mmap_writes(o, g->mmap_writes)) < 0) goto done;
+		if ((rc = bc_options_set_compact_hints(o, g->compact_hints)) < 0) goto done;
 		if ((rc = bc_options_set_expiry_secs(o, g->expiry_secs)) < 0) goto done;
 	}
 	rc = bc_open(dir, o, out);
@@ -346,6 +350,20 @@ type Options struct {
 	// (default 60) or this many bytes (default 512 MiB). 0 keeps the default.
 	MergeFragmentationPercent uint32
 	MergeDeadBytes            uint64
+	// The two options below default on in the library; like ErrorIfMissing they are named
+	// for the non-default setting, so that false (the zero value) keeps the default.
+	//
+	// DisableMmapWrites (mmap_writes off): appends use pwrite. By default they go through a
+	// writable memory map of the active data file over space reserved ahead with fallocate
+	// (on ext4, XFS and tmpfs; pwrite elsewhere), and while the store is open the active file
+	// is longer on disk than its records by that reservation (up to 8 MiB, cut at Close).
+	// Durability is the same either way.
+	DisableMmapWrites bool
+	// KeyedHints (compact_hints off): every hint file lists its keys (hint format version 1);
+	// with a cold page cache a store of small values reopens faster. By default a data file
+	// whose records are mostly live (such as a merge's output) gets a compact hint (version 2:
+	// one bit per record, no keys; smaller on disk). Either kind is read whatever this says.
+	KeyedHints bool
 }
 
 // MaxValueSizeZero as Options.MaxValueSize sets the library's value limit to 0 bytes.
@@ -374,6 +392,8 @@ func (o *Options) toC() *C.bcgo_opts {
 		max_key_size:      C.uint32_t(o.MaxKeySize),
 		max_open_files:    C.uint32_t(o.MaxOpenFiles),
 		auto_merge:        cbool(o.AutoMerge),
+		mmap_writes:       cbool(!o.DisableMmapWrites),
+		compact_hints:     cbool(!o.KeyedHints),
 		expiry_secs:       ceilUnits(o.Expiry, time.Second),
 	}
 	if o.Sync == SyncInterval {
@@ -612,7 +632,7 @@ func (d *DB) Merge() error {
 type Stats struct {
 	Keys             uint64 // live keys
 	DataFiles        uint64 // data files in the directory
-	TotalBytes       uint64 // bytes of all data files
+	TotalBytes       uint64 // bytes of all data files (open: without the space reserved ahead, see DisableMmapWrites)
 	LiveBytes        uint64 // bytes of the records holding live values
 	DeadBytes        uint64 // bytes a merge can reclaim
 	CorruptRecords   uint64 // damaged records skipped at open

@@ -954,3 +954,149 @@ func TestErrorMessagesPerCall(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// hintFiles returns the format version (little-endian u16 at byte 8) and size of each *.hint
+// file in dir.
+func hintFiles(t *testing.T, dir string) (versions []int, size int64) {
+	t.Helper()
+	paths, err := filepath.Glob(filepath.Join(dir, "*.hint"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(b) < 10 {
+			t.Fatalf("%s: %d bytes, too short for a header", p, len(b))
+		}
+		versions = append(versions, int(b[8])|int(b[9])<<8)
+		size += int64(len(b))
+	}
+	return versions, size
+}
+
+// KeyedHints writes hints listing their keys (version 1); the default writes a merge's output
+// with a compact hint (version 2, no keys). Both reopen with the same data.
+func TestCompactAndKeyedHints(t *testing.T) {
+	const n = 300
+	key := func(i int) string { return fmt.Sprintf("hint-key-%05d-%s", i, strings.Repeat("k", 24)) }
+	val := func(i int) string { return fmt.Sprintf("value-%d", i) }
+	build := func(opts *bitcask.Options) (string, []int, int64) {
+		dir := filepath.Join(t.TempDir(), "db")
+		db := open(t, dir, opts)
+		for i := 0; i < n; i++ {
+			mustPut(t, db, key(i), val(i))
+		}
+		if err := db.Merge(); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Close(); err != nil {
+			t.Fatal(err)
+		}
+		versions, size := hintFiles(t, dir)
+		if len(versions) == 0 {
+			t.Fatalf("opts %+v: no *.hint file after Merge and Close", opts)
+		}
+		db = open(t, dir, nil)
+		defer db.Close()
+		for i := 0; i < n; i++ {
+			if got := mustGet(t, db, key(i)); got != val(i) {
+				t.Fatalf("after reopen: %s = %q, want %q", key(i), got, val(i))
+			}
+		}
+		st, err := db.Stats()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Keys != n || st.HintFilesLoaded == 0 {
+			t.Fatalf("stats after reopen: %+v", st)
+		}
+		return dir, versions, size
+	}
+
+	_, keyed, keyedSize := build(&bitcask.Options{KeyedHints: true})
+	for _, v := range keyed {
+		if v != 1 {
+			t.Fatalf("KeyedHints: hint versions %v, want all 1", keyed)
+		}
+	}
+	_, compact, compactSize := build(&bitcask.Options{})
+	t.Logf("hint versions/bytes: keyed %v %d, compact %v %d", keyed, keyedSize, compact, compactSize)
+	found := false
+	for _, v := range compact {
+		found = found || v == 2
+	}
+	if !found {
+		t.Fatalf("default options: hint versions %v, want a compact (2) hint", compact)
+	}
+	if compactSize*4 > keyedSize {
+		t.Fatalf("compact hints take %d bytes, keyed hints %d: want under a quarter", compactSize, keyedSize)
+	}
+}
+
+// dataFileBytes is the sum of the sizes of the *.data files in dir.
+func dataFileBytes(t *testing.T, dir string) uint64 {
+	t.Helper()
+	paths, err := filepath.Glob(filepath.Join(dir, "*.data"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(paths) == 0 {
+		t.Fatalf("no *.data file in %s", dir)
+	}
+	var sum uint64
+	for _, p := range paths {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum += uint64(fi.Size())
+	}
+	return sum
+}
+
+// With DisableMmapWrites the data files hold exactly their records while the store is open; by
+// default (mmap writes, on an ext4 /tmp) the active file is longer by the space reserved ahead.
+func TestMmapWrites(t *testing.T) {
+	fill := func(opts *bitcask.Options) (onDisk, total uint64, db *bitcask.DB, dir string) {
+		db, dir = openTemp(t, opts)
+		for i := 0; i < 50; i++ {
+			mustPut(t, db, fmt.Sprintf("mmap-%02d", i), strings.Repeat(string(rune('a'+i%26)), 100))
+		}
+		st, err := db.Stats()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Keys != 50 {
+			t.Fatalf("stats: %+v", st)
+		}
+		return dataFileBytes(t, dir), st.TotalBytes, db, dir
+	}
+
+	onDisk, total, db, dir := fill(&bitcask.Options{DisableMmapWrites: true})
+	if onDisk != total {
+		t.Fatalf("DisableMmapWrites: data files take %d bytes while open, stats say %d", onDisk, total)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db = open(t, dir, &bitcask.Options{DisableMmapWrites: true})
+	if got := mustGet(t, db, "mmap-49"); got != strings.Repeat("x", 100) {
+		t.Fatalf("mmap-49 = %q after reopen", got)
+	}
+	db.Close()
+
+	onDisk, total, db, dir = fill(&bitcask.Options{}) // the zero value keeps mmap writes on
+	t.Logf("default options: data files %d bytes while open, stats %d", onDisk, total)
+	if onDisk <= total {
+		t.Fatalf("default options: data files take %d bytes while open, stats say %d; want more (space reserved for mmap writes on ext4)", onDisk, total)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if after := dataFileBytes(t, dir); after != total {
+		t.Fatalf("default options: data files take %d bytes after Close, want %d", after, total)
+	}
+}
