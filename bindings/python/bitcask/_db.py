@@ -101,6 +101,8 @@ _SIMPLE_OPTIONS = {
     "read_only": ("bc_options_set_read_only", _bool),
     "create_if_missing": ("bc_options_set_create_if_missing", _bool),
     "auto_merge": ("bc_options_set_auto_merge", _bool),
+    "mmap_writes": ("bc_options_set_mmap_writes", _bool),
+    "compact_hints": ("bc_options_set_compact_hints", _bool),
     "max_file_size": ("bc_options_set_max_file_size", lambda v: _uint("max_file_size", v, _U64)),
     "max_key_size": ("bc_options_set_max_key_size", lambda v: _uint("max_key_size", v, _U32)),
     "max_value_size": ("bc_options_set_max_value_size", lambda v: _uint("max_value_size", v, _U64)),
@@ -177,7 +179,12 @@ class Bitcask(abc.MutableMapping):
     'always', 'interval' or SYNC_*), ``sync_interval_ms`` (int, for 'interval', default 1000),
     ``max_file_size``, ``max_key_size``, ``max_value_size``, ``max_open_files`` (ints),
     ``auto_merge`` (bool), ``merge_fragmentation_percent`` and ``merge_dead_bytes`` (the
-    auto-merge trigger, defaults 60 and 512 MiB), ``expiry_secs`` (store-wide TTL, 0 = never).
+    auto-merge trigger, defaults 60 and 512 MiB), ``expiry_secs`` (store-wide TTL, 0 = never),
+    ``mmap_writes`` (bool, default True: append through a writable memory map over space
+    reserved with fallocate on ext4/XFS/tmpfs, else pwrite; while open the active data file is
+    longer on disk than its records by up to 8 MiB, cut at close), ``compact_hints`` (bool,
+    default True: write compact hint files, one bit per record and no keys, for data files whose
+    records are mostly live such as a merge's output; False lists every key; either is read).
 
     Keys and values may be bytes, bytearray, memoryview or str (encoded as UTF-8); values are
     returned as bytes.  One handle may be shared by any number of threads.  Close it with

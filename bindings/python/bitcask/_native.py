@@ -111,6 +111,8 @@ _PROTOTYPES = {
     "bc_options_set_max_open_files": (c_int, [c_void_p, c_uint32]),
     "bc_options_set_merge_trigger": (c_int, [c_void_p, c_uint32, c_uint64]),
     "bc_options_set_auto_merge": (c_int, [c_void_p, c_int]),
+    "bc_options_set_mmap_writes": (c_int, [c_void_p, c_int]),
+    "bc_options_set_compact_hints": (c_int, [c_void_p, c_int]),
     "bc_options_set_expiry_secs": (c_int, [c_void_p, c_uint32]),
 }
 

@@ -1,6 +1,8 @@
 """Batches, TTL, merge, stats, options."""
 
+import glob
 import os
+import struct
 import time
 import unittest
 
@@ -170,6 +172,7 @@ class Options(StoreTest):
             self.dir, create_if_missing=True, sync="always", max_file_size=1 << 20,
             max_key_size=128, max_value_size=1 << 16, max_open_files=8, auto_merge=True,
             merge_fragmentation_percent=50, merge_dead_bytes=1 << 20, expiry_secs=0,
+            mmap_writes=True, compact_hints=True,
         )
         self.db[b"a"] = b"1"
         self.assertGreaterEqual(self.db.stats().syncs, 1)
@@ -196,6 +199,30 @@ class Options(StoreTest):
             bitcask.open(self.dir, max_file_size="big")
         self.assertFalse(os.path.exists(self.dir))  # nothing was opened
 
+    def test_bool_options_are_converted_alike(self):
+        # Boolean options take the value's truth, as bool(x) does; a value without one is
+        # rejected with its own error before anything is opened, for each of them alike.
+        class NoTruth:
+            def __bool__(self):
+                raise TypeError("no truth value")
+
+        for name in ("auto_merge", "mmap_writes", "compact_hints"):
+            with self.subTest(option=name):
+                with self.assertRaisesRegex(TypeError, "no truth value"):
+                    bitcask.open(self.dir, **{name: NoTruth()})
+                self.assertFalse(os.path.exists(self.dir))
+        with self.assertRaises(TypeError) as cm:
+            bitcask.open(self.dir, mmap_write=False)  # misspelt: unknown, and the known listed
+        self.assertIn("mmap_writes", str(cm.exception))
+        self.assertIn("compact_hints", str(cm.exception))
+        self.assertFalse(os.path.exists(self.dir))
+        for name in ("mmap_writes", "compact_hints"):
+            for value in (0, 1, False, True):
+                with self.subTest(option=name, value=value):
+                    with bitcask.open(self.dir, **{name: value}) as db:
+                        db[b"k"] = b"v"
+                        self.assertEqual(db[b"k"], b"v")
+
     def test_create_if_missing_and_bad_paths(self):
         with self.assertRaises(bitcask.BitcaskIOError) as cm:
             bitcask.open(self.dir, create_if_missing=False)
@@ -219,6 +246,125 @@ class Options(StoreTest):
         with bitcask.open(os.fsencode(self.dir)) as db:
             self.assertEqual(db[b"a"], b"1")
             self.assertEqual(db.path, self.dir)
+
+
+def _hint_versions(path):
+    """{name: (format version, size)} of the store's hint files (u16 LE at byte offset 8)."""
+    out = {}
+    for h in glob.glob(os.path.join(path, "*.hint")):
+        with open(h, "rb") as f:
+            header = f.read(10)
+        out[os.path.basename(h)] = (struct.unpack_from("<H", header, 8)[0], os.path.getsize(h))
+    return out
+
+
+def _data_bytes(path):
+    return sum(os.path.getsize(f) for f in glob.glob(os.path.join(path, "*.data")))
+
+
+def _fs_type(path):
+    """The file system type of ``path`` from /proc/self/mounts, None if unknown."""
+    path = os.path.realpath(path)
+    best, kind = "", None
+    try:
+        with open("/proc/self/mounts") as f:
+            for line in f:
+                fields = line.split()
+                if len(fields) < 3:
+                    continue
+                mnt = fields[1].replace("\\040", " ")
+                if (path == mnt or path.startswith(mnt.rstrip("/") + "/")) and len(mnt) >= len(best):
+                    best, kind = mnt, fields[2]
+    except OSError:
+        return None
+    return kind
+
+
+KEYED_HINT = 1
+COMPACT_HINT = 2
+
+
+class StorageOptions(StoreTest):
+    """mmap_writes and compact_hints: what they change on disk."""
+
+    open_db = False
+
+    def _merged_store(self, path, **opts):
+        """300 keys written, merged and closed; returns {key: value} written."""
+        want = {b"key%04d" % i: b"value-%d-" % i + b"x" * 20 for i in range(300)}
+        with bitcask.open(path, **opts) as db:
+            for k, v in want.items():
+                db[k] = v
+            db.merge()
+            self.assertEqual(db.stats().merges, 1)
+        return want
+
+    def _check_reads(self, path, want, **opts):
+        with bitcask.open(path, **opts) as db:
+            self.assertGreater(db.stats().hint_files_loaded, 0)
+            self.assertEqual(len(db), len(want))
+            self.assertEqual(dict(db.items()), want)
+
+    def test_compact_hints(self):
+        keyed_dir = os.path.join(self.tmp, "keyed")
+        want = self._merged_store(keyed_dir, compact_hints=False)
+        keyed = _hint_versions(keyed_dir)
+        self.assertTrue(keyed)
+        self.assertIn(KEYED_HINT, [v for v, _ in keyed.values()])
+        # Off means every hint written lists its keys.
+        self.assertEqual({v for v, _ in keyed.values()}, {KEYED_HINT}, keyed)
+        keyed_size = max(size for _, size in keyed.values())  # the merge output's hint
+        self.assertGreater(keyed_size, 300 * len(b"key0000"))
+
+        for opts in ({"compact_hints": True}, {}):
+            with self.subTest(opts=opts):
+                compact_dir = os.path.join(self.tmp, "compact%d" % len(opts))
+                self.assertEqual(self._merged_store(compact_dir, **opts), want)
+                compact = _hint_versions(compact_dir)
+                self.assertTrue(compact)
+                # The merge's output is all live records: its hint is written compact.
+                self.assertEqual({v for v, _ in compact.values()}, {COMPACT_HINT}, compact)
+                compact_size = max(size for _, size in compact.values())
+                self.assertLess(compact_size * 10, keyed_size, (compact, keyed))
+                self._check_reads(compact_dir, want, **opts)
+                # Either kind is read whatever the option says.
+                self._check_reads(compact_dir, want, compact_hints=False)
+
+        self._check_reads(keyed_dir, want, compact_hints=False)
+        self._check_reads(keyed_dir, want, compact_hints=True)
+
+    def _fill(self, db):
+        for i in range(50):
+            db[b"key%02d" % i] = bytes([i]) * 100
+
+    def test_mmap_writes_off_keeps_data_files_exact(self):
+        with bitcask.open(self.dir, mmap_writes=False) as db:
+            self._fill(db)
+            total = db.stats().total_bytes
+            self.assertGreater(total, 50 * 100)
+            # pwrite appends: no space reserved past the records while open.
+            self.assertEqual(_data_bytes(self.dir), total)
+        self.assertEqual(_data_bytes(self.dir), total)
+        with bitcask.open(self.dir) as db:
+            self.assertEqual(db[b"key49"], bytes([49]) * 100)
+            self.assertEqual(len(db), 50)
+
+    def test_mmap_writes_on_reserves_space_while_open(self):
+        kind = _fs_type(self.tmp)
+        if kind not in ("ext2", "ext3", "ext4", "xfs", "tmpfs"):
+            self.skipTest("writable maps are used only on ext4, XFS and tmpfs; %s is %s"
+                          % (self.tmp, kind))
+        with bitcask.open(self.dir, mmap_writes=True) as db:
+            self._fill(db)
+            total = db.stats().total_bytes
+            # The active file is longer on disk than its records by the reservation...
+            self.assertGreater(_data_bytes(self.dir), total)
+            self.assertLessEqual(_data_bytes(self.dir), total + (8 << 20))
+        # ... which is cut at close.
+        self.assertEqual(_data_bytes(self.dir), total)
+        with bitcask.open(self.dir, mmap_writes=False) as db:
+            self.assertEqual(db[b"key49"], bytes([49]) * 100)
+            self.assertEqual(len(db), 50)
 
 
 if __name__ == "__main__":
