@@ -209,8 +209,9 @@ typedef struct bc_stats {
    */
   uint64_t data_files;
   /**
-   * Bytes of all data files, headers included. While the store is open, the active file is
-   * longer on disk by the space reserved ahead of appends (up to 8 MiB, cut at close).
+   * Bytes of all data files up to their last record, headers included. Not counted: the space
+   * reserved ahead of appends, by which the active file is longer on disk while the store is
+   * open (up to 8 MiB, cut at close).
    */
   uint64_t total_bytes;
   /**

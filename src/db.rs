@@ -49,8 +49,9 @@ pub struct Stats {
     pub keys: u64,
     /// Data files in the store.
     pub data_files: u64,
-    /// Bytes of all data files, headers included. While the store is open, the active file is
-    /// longer on disk by the space reserved ahead of appends (up to 8 MiB, cut at close).
+    /// Bytes of all data files up to their last record, headers included. Not counted: the space
+    /// reserved ahead of appends, by which the active file is longer on disk while the store is
+    /// open (up to 8 MiB, cut at close).
     pub total_bytes: u64,
     /// Bytes of the records that hold the live value of a key.
     pub live_bytes: u64,
