@@ -376,12 +376,6 @@ pub(crate) struct FileImage {
     copy: Vec<u8>,
 }
 
-// SAFETY: the mapping is read-only and lives until drop; reading shared memory from several
-// threads is sound.
-unsafe impl Send for FileImage {}
-// SAFETY: as above.
-unsafe impl Sync for FileImage {}
-
 impl FileImage {
     /// Maps `file`, which must be `expected_len` bytes long (else `Ok(None)`: the caller's
     /// description of the file is stale).

@@ -589,10 +589,7 @@ fn walk_compact<'a>(hint: &CompactFooter<'_>, data: &'a [u8], id: u32) -> Option
     };
     // Everything is checked before anything is applied: a data file whose headers or keys
     // changed since the hint was written (damage) is scanned instead.
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .clamp(1, 8)
-        .min(jobs.len());
+    let threads = crate::recovery::load_threads().min(jobs.len());
     let ok = if threads <= 1 {
         jobs.iter_mut().all(|(k, out)| walk_chunk(*k, out))
     } else {

@@ -297,9 +297,7 @@ fn apply_parallel(
     opts: &Options,
     now: u32,
 ) -> bool {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .clamp(1, 8);
+    let threads = load_threads();
     if entries.len() < 64 * 1024 {
         let mut any = false;
         for e in entries {
@@ -372,6 +370,13 @@ fn apply_parallel(
         }
     }
     any
+}
+
+/// Threads an open uses for one large file: the cores, at most 8.
+pub(crate) fn load_threads() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 8)
 }
 
 pub(crate) fn apply_entry(

@@ -336,15 +336,7 @@ fn eight_threads_and_a_merger_never_read_a_wrong_stale_or_half_written_value() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(4000);
-    let seed: u64 = std::env::var("BITCASK_STRESS_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos() as u64
-        });
+    let seed = common::seed_from_env("BITCASK_STRESS_SEED");
     eprintln!("stress seed {seed} (BITCASK_STRESS_SEED), {ops} ops per thread");
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     let mut opts = Options::default();

@@ -523,15 +523,7 @@ pub fn read_all(db: &Bitcask) -> Result<State, String> {
 
 /// The run's seed: `BITCASK_CRASH_SEED` or a fresh one (printed, so a failure can be rerun).
 pub fn seed() -> u64 {
-    let seed = std::env::var("BITCASK_CRASH_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos() as u64
-        });
+    let seed = crate::common::seed_from_env("BITCASK_CRASH_SEED");
     eprintln!("crash harness seed: {seed} (BITCASK_CRASH_SEED={seed} reruns it)");
     seed
 }

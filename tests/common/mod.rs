@@ -25,6 +25,20 @@ impl Rng {
     }
 }
 
+/// A run's seed: the number in environment variable `var`, or a fresh one from the clock. The
+/// caller prints it, so that a failure can be rerun with `var` set.
+pub fn seed_from_env(var: &str) -> u64 {
+    std::env::var(var)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+        })
+}
+
 /// The data files of a store, in id order.
 pub fn data_files(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
