@@ -31,6 +31,8 @@ pub mod format;
 /// cbindgen:ignore
 mod hint;
 /// cbindgen:ignore
+mod hugemem;
+/// cbindgen:ignore
 pub mod keydir;
 /// cbindgen:ignore
 mod lock;
