@@ -845,7 +845,7 @@ const _: () = {
 impl KeyDir {
     /// An empty keydir. Tables and arenas are allocated on first insert into each shard.
     pub fn new() -> Self {
-        let pool = Pool::new();
+        let pool = Pool::shared();
         KeyDir {
             shards: Box::new(std::array::from_fn(|i| {
                 ShardLock(RwLock::new(Shard::new(BASE_CAP + i, pool.clone())))
