@@ -192,8 +192,10 @@ static void json_str(char *dst, size_t cap, const char *src) {
 /* ================================================================ bitcask */
 #include "bitcask.h"
 #define BE_NAME "bitcask"
-#define BE_CONFIG "bc_options_new() defaults (256 MiB files, BC_SYNC_NONE, no auto-merge); " \
-                  "synced phases: bc_options_set_sync(BC_SYNC_ALWAYS); reads: bc_get_into; " \
+#define BE_CONFIG "bc_options_new() defaults (256 MiB files, BC_SYNC_NONE, no auto-merge) " \
+                  "+ bc_options_set_expected_keys(N) (the keydir sized up front, as Kyoto " \
+                  "Cabinet's bnum and Tkrzw's num_buckets size their hash tables); synced " \
+                  "phases: bc_options_set_sync(BC_SYNC_ALWAYS); reads: bc_get_into; " \
                   "compaction: bc_merge"
 typedef struct { bc_db *db; } H;
 typedef void C;
@@ -206,6 +208,7 @@ static H *be_open(const char *dir, int synced) {
     bc_options *o = bc_options_new();
     if (!o) die("bc_options_new");
     if (synced) bc_check(bc_options_set_sync(o, BC_SYNC_ALWAYS, 0), "bc_options_set_sync");
+    bc_check(bc_options_set_expected_keys(o, N), "bc_options_set_expected_keys");
     bc_check(bc_open(dir, o, &h->db), "bc_open");
     bc_options_free(o);
     return h;

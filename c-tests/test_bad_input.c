@@ -89,6 +89,7 @@ static void test_options(const char *root)
     EXPECT_ERR(bc_options_set_expiry_secs(NULL, 1), BC_E_INVALID, "bc_options_set_expiry_secs");
     EXPECT_ERR(bc_options_set_mmap_writes(NULL, 1), BC_E_INVALID, "bc_options_set_mmap_writes");
     EXPECT_ERR(bc_options_set_compact_hints(NULL, 1), BC_E_INVALID, "bc_options_set_compact_hints");
+    EXPECT_ERR(bc_options_set_expected_keys(NULL, 1), BC_E_INVALID, "bc_options_set_expected_keys");
 
     bc_options *o = bc_options_new();
     CHECK(o != NULL, "bc_options_new");

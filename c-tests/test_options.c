@@ -46,6 +46,15 @@ static void test_setter_ranges(void)
     CHECK_OK(bc_options_set_sync(o, BC_SYNC_ALWAYS, 123));
     CHECK_OK(bc_options_set_sync(o, BC_SYNC_NONE, 0));
 
+    /* expected_keys: 0 ..= 4294967296 */
+    CHECK_RC(bc_options_set_expected_keys(NULL, 10), BC_E_INVALID);
+    CHECK_ERR_MSG("bc_options_set_expected_keys: ");
+    CHECK_RC(bc_options_set_expected_keys(o, 4294967297ULL), BC_E_INVALID);
+    CHECK_ERR_MSG("bc_options_set_expected_keys: ");
+    CHECK_RC(bc_options_set_expected_keys(o, UINT64_MAX), BC_E_INVALID);
+    CHECK_OK(bc_options_set_expected_keys(o, 4294967296ULL));
+    CHECK_OK(bc_options_set_expected_keys(o, 0));
+
     /* booleans: any int */
     CHECK_RC(bc_options_set_read_only(NULL, 1), BC_E_INVALID);
     CHECK_ERR_MSG("bc_options_set_read_only: ");
@@ -318,6 +327,36 @@ static void test_sync_modes(const char *root)
     }
 }
 
+/* A store opened expecting more keys than it gets, and one expecting fewer than it already holds,
+ * both keep every key (the sizing itself is checked in the Rust tests: no rehash during a fill). */
+static void test_expected_keys(const char *root)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/expected", root);
+    bc_options *o = new_options();
+    CHECK_OK(bc_options_set_expected_keys(o, 100000));
+    bc_db *db = NULL;
+    CHECK_OK(bc_open(dir, o, &db));
+    char key[32];
+    for (int i = 0; i < 20000; i++) {
+        int n = snprintf(key, sizeof key, "key-%d", i);
+        CHECK_OK(bc_put(db, (const uint8_t *)key, (size_t)n, (const uint8_t *)key, (size_t)n));
+    }
+    CHECK_OK(bc_close(db));
+    CHECK_OK(bc_options_set_expected_keys(o, 10));
+    CHECK_OK(bc_open(dir, o, &db));
+    for (int i = 0; i < 20000; i++) {
+        int n = snprintf(key, sizeof key, "key-%d", i);
+        uint8_t *val = NULL;
+        size_t vlen = 0;
+        CHECK_OK(bc_get(db, (const uint8_t *)key, (size_t)n, &val, &vlen));
+        CHECK(val != NULL && vlen == (size_t)n && memcmp(val, key, vlen) == 0, "value of %s", key);
+        bc_free(val);
+    }
+    CHECK_OK(bc_close(db));
+    bc_options_free(o);
+}
+
 int main(void)
 {
     const char *root = test_tmpdir("options");
@@ -327,6 +366,7 @@ int main(void)
     test_read_only(root);
     test_create_if_missing(root);
     test_sync_modes(root);
+    test_expected_keys(root);
     printf("test_options: ok\n");
     return 0;
 }

@@ -787,6 +787,20 @@ int bc_options_set_mmap_writes(struct bc_options *o, int on);
 int bc_options_set_compact_hints(struct bc_options *o, int on);
 
 /**
+ * How many keys the store is expected to hold: 0 (the default, no expectation) ..= 4294967296.
+ * The open sizes the in-memory index for that many keys up front (about 9 bytes of memory per
+ * expected key, touched as keys arrive), so filling the store never pauses to grow and rehash
+ * the index: what Kyoto Cabinet's `bnum` and Tkrzw's `num_buckets` do. A store that opens with
+ * more keys than this is sized for the keys it has; one that ends up with more grows as usual.
+ *
+ * Returns `BC_OK`, or `BC_E_INVALID` for NULL `o` or a count above 4294967296.
+ *
+ * # Safety
+ * `o` must be NULL or a live pointer from `bc_options_new`.
+ */
+int bc_options_set_expected_keys(struct bc_options *o, uint64_t keys);
+
+/**
  * Store-wide expiry: every key reads as absent `secs` seconds (at least, and less than `secs + 1`)
  * after it was written (judged by
  * the write time stored in its record, so it holds across reopens), and merge drops it. 0 (the

@@ -1265,6 +1265,30 @@ mod tests {
     }
 
     #[test]
+    fn expected_keys_sizes_the_keydir_so_a_fill_never_rehashes() {
+        const N: u64 = 200_000;
+        let fill = |opts: &Options| {
+            let dir = tempfile::tempdir().unwrap();
+            let db = Bitcask::open(dir.path(), opts).unwrap();
+            for i in 0..N {
+                db.put(&i.to_le_bytes(), b"v").unwrap();
+            }
+            assert_eq!(db.len(), N as usize);
+            db.inner.keydir.rebuilds()
+        };
+        let growing = fill(&Options::default());
+        let mut opts = Options::default();
+        opts.expected_keys(N).unwrap();
+        // One shard may exceed the slack of the sizing (see KeyDir::with_capacity).
+        let sized = fill(&opts);
+        assert!(sized <= 1, "{sized} rebuilds");
+        assert!(
+            growing >= 4 * 64,
+            "{growing} rebuilds without the expectation"
+        );
+    }
+
+    #[test]
     fn a_poisoned_handle_refuses_writes_but_keeps_serving_reads() {
         let dir = tempfile::tempdir().unwrap();
         let db = Bitcask::open(dir.path(), &Options::default()).unwrap();

@@ -994,6 +994,12 @@ impl KeyDir {
     }
 
     /// Bytes of heap this keydir holds (tables + key storage, counted by capacity, not by use).
+    /// Table rebuilds (growth or shrink) since the keydir was made, over all shards.
+    #[cfg(test)]
+    pub(crate) fn rebuilds(&self) -> usize {
+        self.shards.iter().map(|s| s.0.read().stats.rebuilds).sum()
+    }
+
     pub fn heap_bytes(&self) -> usize {
         size_of::<[ShardLock; SHARDS]>()
             + self

@@ -52,6 +52,6 @@ pub use db::{Bitcask, FileStats, Stats};
 pub use error::{Error, ErrorKind, Result};
 pub use merge::MergeProgress;
 pub use options::{
-    MAX_FILE_SIZE_LIMIT, MAX_KEY_SIZE_LIMIT, MAX_VALUE_SIZE_LIMIT, MIN_FILE_SIZE, MergeTrigger,
-    Options, SyncMode,
+    MAX_EXPECTED_KEYS, MAX_FILE_SIZE_LIMIT, MAX_KEY_SIZE_LIMIT, MAX_VALUE_SIZE_LIMIT,
+    MIN_FILE_SIZE, MergeTrigger, Options, SyncMode,
 };

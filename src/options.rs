@@ -25,6 +25,8 @@ pub const MAX_VALUE_SIZE_LIMIT: u64 = 3 << 30;
 pub const MIN_FILE_SIZE: u64 = 256;
 /// Largest allowed `max_file_size`: record offsets are 32-bit.
 pub const MAX_FILE_SIZE_LIMIT: u64 = u32::MAX as u64;
+/// Largest allowed `expected_keys`: the keydir's tables are sized with 32-bit arithmetic.
+pub const MAX_EXPECTED_KEYS: u64 = 1 << 32;
 
 /// Configuration for [`Bitcask::open`](crate::Bitcask::open). Build with [`Options::default`] and the
 /// setters, which validate their argument.
@@ -46,6 +48,7 @@ pub struct Options {
     pub(crate) expiry_secs: u32,
     pub(crate) mmap_writes: bool,
     pub(crate) compact_hints: bool,
+    pub(crate) expected_keys: u64,
 }
 
 impl Default for Options {
@@ -63,6 +66,7 @@ impl Default for Options {
             expiry_secs: 0,
             mmap_writes: true,
             compact_hints: true,
+            expected_keys: 0,
         }
     }
 }
@@ -123,6 +127,22 @@ impl Options {
     pub fn compact_hints(&mut self, on: bool) -> &mut Self {
         self.compact_hints = on;
         self
+    }
+
+    /// How many keys the store is expected to hold (0, the default: no expectation). The open
+    /// sizes the keydir's slot tables for that many keys up front (about 9 bytes per expected
+    /// key, touched as keys arrive), so filling the store never stops to grow and rehash a table:
+    /// what Kyoto Cabinet's `bnum` and Tkrzw's `num_buckets` do for their hash files. A store
+    /// that opens with more keys than this is sized for the keys it has; a store that ends up
+    /// with more grows as usual. At most [`MAX_EXPECTED_KEYS`].
+    pub fn expected_keys(&mut self, keys: u64) -> Result<&mut Self> {
+        if keys > MAX_EXPECTED_KEYS {
+            return Err(Error::invalid(format!(
+                "expected_keys {keys} is above {MAX_EXPECTED_KEYS}"
+            )));
+        }
+        self.expected_keys = keys;
+        Ok(self)
     }
 
     /// Create the directory (one level) when it does not exist. On by default.
@@ -236,6 +256,9 @@ mod tests {
         assert!(o.max_value_size(0).is_ok());
         assert!(o.sync(SyncMode::Interval(Duration::ZERO)).is_err());
         assert!(o.max_open_files(0).is_err());
+        assert!(o.expected_keys(MAX_EXPECTED_KEYS + 1).is_err());
+        assert!(o.expected_keys(MAX_EXPECTED_KEYS).is_ok());
+        assert_eq!(o.expected_keys, MAX_EXPECTED_KEYS);
         assert_eq!(o.max_file_size, 4096);
         assert_eq!(o.max_value_size, 0);
     }

@@ -187,12 +187,13 @@ fn load_once(
     headers.sort_by_key(|&(id, order, ..)| (order, id));
 
     // Size the keydir from the hints' entry counts (an upper bound on the keys they hold, capped
-    // against damaged footers), so a large load does not rehash its way up.
+    // against damaged footers), so a large load does not rehash its way up; or for the keys the
+    // caller expects to store, if that is more.
     let hinted: u64 = headers
         .iter()
         .map(|&(id, ..)| hint::entry_count(dir, id).min(1 << 32))
         .sum();
-    let keydir = KeyDir::with_capacity(hinted.min(1 << 32) as usize);
+    let keydir = KeyDir::with_capacity(hinted.max(opts.expected_keys).min(1 << 32) as usize);
     let mut files: BTreeMap<u32, FileMeta> = headers
         .iter()
         .map(|&(id, order, _, len)| (id, FileMeta::new(order, len)))
