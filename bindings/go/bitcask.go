@@ -42,6 +42,7 @@ typedef struct {
 	int      set_max_value_size;
 	uint64_t max_value_size;
 	uint32_t max_open_files;
+	uint64_t expected_keys;
 	int      set_merge_trigger;
 	uint32_t merge_fragmentation_percent;
 	uint64_t merge_dead_bytes;
@@ -69,6 +70,7 @@ static int bcgo_open(const char *dir, const bcgo_opts *g, bc_db **out, char **er
 		if (g->max_key_size != 0 && (rc = bc_options_set_max_key_size(o, g->max_key_size)) < 0) goto done;
 		if (g->set_max_value_size && (rc = bc_options_set_max_value_size(o, g->max_value_size)) < 0) goto done;
 		if (g->max_open_files != 0 && (rc = bc_options_set_max_open_files(o, g->max_open_files)) < 0) goto done;
+		if (g->expected_keys != 0 && (rc = bc_options_set_expected_keys(o, g->expected_keys)) < 0) goto done;
 		if (g->set_merge_trigger &&
 		    (rc = bc_options_set_merge_trigger(o, g->merge_fragmentation_percent, g->merge_dead_bytes)) < 0) goto done;
 		if ((rc = bc_options_set_auto_merge(o, g->auto_merge)) < 0) goto done;
@@ -342,6 +344,10 @@ type Options struct {
 	// MaxValueSizeZero to allow only empty values.
 	MaxValueSize uint64
 	MaxOpenFiles uint32 // data files kept open for reading (default 64)
+	// ExpectedKeys: how many keys the store is expected to hold, 0 ..= 1<<32 (default 0, no
+	// expectation). Open sizes the in-memory index for that many up front (about 9 bytes per
+	// key, touched as keys arrive), so filling the store never pauses to grow and rehash it.
+	ExpectedKeys uint64
 	// Expiry: store-wide TTL, every key reads as absent this long after its write (0 = never).
 	// Rounded up to whole seconds.
 	Expiry    time.Duration
@@ -391,6 +397,7 @@ func (o *Options) toC() *C.bcgo_opts {
 		create_if_missing: cbool(!o.ErrorIfMissing),
 		max_key_size:      C.uint32_t(o.MaxKeySize),
 		max_open_files:    C.uint32_t(o.MaxOpenFiles),
+		expected_keys:     C.uint64_t(o.ExpectedKeys),
 		auto_merge:        cbool(o.AutoMerge),
 		mmap_writes:       cbool(!o.DisableMmapWrites),
 		compact_hints:     cbool(!o.KeyedHints),

@@ -217,6 +217,8 @@ func TestOpenErrors(t *testing.T) {
 	wantCode(t, err, bitcask.ErrInvalid, "bc_options_set_merge_trigger")
 	_, err = bitcask.Open(filepath.Join(base, "x"), &bitcask.Options{MaxKeySize: 2 << 20})
 	wantCode(t, err, bitcask.ErrInvalid, "bc_options_set_max_key_size")
+	_, err = bitcask.Open(filepath.Join(base, "x"), &bitcask.Options{ExpectedKeys: 1<<32 + 1})
+	wantCode(t, err, bitcask.ErrInvalid, "bc_options_set_expected_keys")
 	_, err = bitcask.Open("", nil)
 	wantCode(t, err, bitcask.ErrInvalid, "bc_open")
 	_, err = bitcask.Open(base+"/a\x00b", nil)
@@ -234,7 +236,7 @@ func TestOpenErrors(t *testing.T) {
 	// Every option accepted together.
 	db := open(t, filepath.Join(base, "all"), &bitcask.Options{
 		MaxFileSize: 1 << 20, Sync: bitcask.SyncInterval, SyncInterval: 50 * time.Millisecond,
-		MaxKeySize: 1024, MaxValueSize: 1 << 20, MaxOpenFiles: 8, Expiry: time.Hour,
+		MaxKeySize: 1024, MaxValueSize: 1 << 20, MaxOpenFiles: 8, ExpectedKeys: 1000, Expiry: time.Hour,
 		AutoMerge: true, MergeFragmentationPercent: 50, MergeDeadBytes: 1 << 20,
 	})
 	mustPut(t, db, "k", "v")
@@ -1099,4 +1101,55 @@ func TestMmapWrites(t *testing.T) {
 	if after := dataFileBytes(t, dir); after != total {
 		t.Fatalf("default options: data files take %d bytes after Close, want %d", after, total)
 	}
+}
+
+// ExpectedKeys sizes the index at open; a store filled past it, or reopened with a smaller
+// expectation (or none), holds and reads every key.
+func TestExpectedKeys(t *testing.T) {
+	const n = 5000
+	key := func(i int) string { return fmt.Sprintf("expected-%05d", i) }
+	val := func(i int) string { return fmt.Sprintf("value-%d", i*7) }
+	check := func(db *bitcask.DB, what string) {
+		t.Helper()
+		for i := 0; i < n; i++ {
+			if got := mustGet(t, db, key(i)); got != val(i) {
+				t.Fatalf("%s: %s = %q, want %q", what, key(i), got, val(i))
+			}
+		}
+		st, err := db.Stats()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Keys != n {
+			t.Fatalf("%s: stats %+v, want %d keys", what, st, n)
+		}
+	}
+
+	dir := filepath.Join(t.TempDir(), "db")
+	db := open(t, dir, &bitcask.Options{ExpectedKeys: 2 * n})
+	for i := 0; i < n; i++ {
+		mustPut(t, db, key(i), val(i))
+	}
+	check(db, "after the puts")
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, opts := range []*bitcask.Options{{ExpectedKeys: 100}, nil} {
+		db = open(t, dir, opts)
+		check(db, fmt.Sprintf("reopened with %+v", opts))
+		if err := db.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// An expectation smaller than what is written: the index grows as usual.
+	db, _ = openTemp(t, &bitcask.Options{ExpectedKeys: 10})
+	for i := 0; i < n; i++ {
+		mustPut(t, db, key(i), val(i))
+	}
+	check(db, "ExpectedKeys 10")
+
+	_, err := bitcask.Open(filepath.Join(t.TempDir(), "db"), &bitcask.Options{ExpectedKeys: 1<<32 + 1})
+	e := wantCode(t, err, bitcask.ErrInvalid, "expected_keys")
+	t.Logf("ExpectedKeys 1<<32+1: %v", e)
 }

@@ -130,11 +130,35 @@ class TestHashApi < Minitest::Test
     Bitcask::DB.open(@dir, sync_interval_ms: 5) { |d| assert_equal "b", d["a"] }
   end
 
+  def test_expected_keys
+    n = 5000
+    expected = n.times.to_h { |i| [format("key-%05d", i), "value-#{i * 7}"] }
+    Bitcask::DB.open(@dir, expected_keys: 2 * n) do |db|
+      expected.each { |k, v| db[k] = v }
+      assert_equal n, db.size
+      expected.each { |k, v| assert_equal v, db[k] }
+    end
+    # A smaller expectation (or none) at reopen: the index is sized for the keys the store has.
+    [{ expected_keys: 100 }, { expected_keys: 0 }, {}].each do |opts|
+      Bitcask::DB.open(@dir, **opts) do |db|
+        assert_equal n, db.stats.keys, opts.inspect
+        expected.each { |k, v| assert_equal v, db[k], "#{k} with #{opts.inspect}" }
+      end
+    end
+    # Filled past the expectation: the index grows as usual.
+    db = open_db(File.join(@dir, "small"), expected_keys: 10)
+    expected.each { |k, v| db[k] = v }
+    assert_equal expected, db.to_h
+  end
+
   def test_bad_options
     assert_raises(ArgumentError) { Bitcask::DB.open(@dir, no_such_option: 1) }
     assert_raises(ArgumentError) { Bitcask::DB.open(@dir, sync: :sometimes) }
     assert_raises(ArgumentError) { Bitcask::DB.open(@dir, max_key_size: -1) }
     assert_raises(TypeError) { Bitcask::DB.open(@dir, max_key_size: "10") }
+    assert_raises(TypeError) { Bitcask::DB.open(@dir, expected_keys: "10") }
+    assert_raises(TypeError) { Bitcask::DB.open(@dir, expected_keys: 1.5) }
+    assert_raises(ArgumentError) { Bitcask::DB.open(@dir, expected_keys: -1) }
     assert_raises(ArgumentError) { Bitcask::DB.open("a\0b") }
     assert_raises(TypeError) { Bitcask::DB.open(42) }
     # The library judges ranges itself.
@@ -143,6 +167,9 @@ class TestHashApi < Minitest::Test
     assert_match(/max_file_size/, err.message)
     err = assert_raises(Bitcask::InvalidError) { Bitcask::DB.open(@dir, sync: :interval, sync_interval_ms: 0) }
     assert_match(/bc_options_set_sync/, err.message)
+    err = assert_raises(Bitcask::InvalidError) { Bitcask::DB.open(@dir, expected_keys: 2**32 + 1) }
+    assert_equal(-1, err.code)
+    assert_match(/bc_options_set_expected_keys/, err.message)
     # None of these failures left the store locked.
     Bitcask::DB.open(@dir) { |db| db["ok"] = "1" }
   end

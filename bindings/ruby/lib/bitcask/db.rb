@@ -15,7 +15,7 @@ module Bitcask
     OPTIONS = %i[
       read_only create_if_missing sync sync_interval_ms max_file_size max_key_size
       max_value_size max_open_files auto_merge merge_trigger_percent merge_trigger_bytes
-      expiry_secs mmap_writes compact_hints
+      expiry_secs expected_keys mmap_writes compact_hints
     ].freeze
 
     SYNC_MODES = { none: Native::SYNC_NONE, always: Native::SYNC_ALWAYS, interval: Native::SYNC_INTERVAL }.freeze
@@ -28,8 +28,11 @@ module Bitcask
     # Options: read_only: false, create_if_missing: true, sync: :none | :always | :interval,
     # sync_interval_ms: 1000, max_file_size:, max_key_size:, max_value_size:, max_open_files:,
     # auto_merge: false, merge_trigger_percent: 60, merge_trigger_bytes: 512 MiB, expiry_secs: 0,
-    # mmap_writes: true, compact_hints: true.
+    # expected_keys: 0, mmap_writes: true, compact_hints: true.
     #
+    # expected_keys: how many keys the store is expected to hold (0..2**32; 0 = no expectation).
+    # The open sizes the in-memory index for that many up front (about 9 bytes per key, touched as
+    # keys arrive), so filling the store never pauses to grow and rehash it.
     # mmap_writes: appends go through a writable memory map of the active data file, over space
     # reserved ahead with fallocate (used only on ext4, XFS and tmpfs); false = pwrite. Durability
     # is the same. While open, the active file is longer on disk than its records by the reserved
@@ -337,6 +340,7 @@ module Bitcask
         set(o, :bc_options_set_max_value_size, int(opts, :max_value_size, U64)) if opts.key?(:max_value_size)
         set(o, :bc_options_set_max_open_files, int(opts, :max_open_files, U32)) if opts.key?(:max_open_files)
         set(o, :bc_options_set_expiry_secs, int(opts, :expiry_secs, U32)) if opts.key?(:expiry_secs)
+        set(o, :bc_options_set_expected_keys, int(opts, :expected_keys, U64)) if opts.key?(:expected_keys)
         if opts.key?(:merge_trigger_percent) || opts.key?(:merge_trigger_bytes)
           set(o, :bc_options_set_merge_trigger, int(opts, :merge_trigger_percent, U32, 60),
               int(opts, :merge_trigger_bytes, U64, 512 * 1024 * 1024))

@@ -70,6 +70,7 @@ module Bitcask
     attach_function :bc_options_set_auto_merge, %i[pointer int], :int
     attach_function :bc_options_set_mmap_writes, %i[pointer int], :int
     attach_function :bc_options_set_compact_hints, %i[pointer int], :int
+    attach_function :bc_options_set_expected_keys, %i[pointer uint64], :int
     attach_function :bc_options_set_expiry_secs, %i[pointer uint32], :int
 
     # Calls that may touch the disk or wait release the GVL (blocking: true) so that other Ruby
