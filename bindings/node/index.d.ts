@@ -39,6 +39,13 @@ export interface OpenOptions {
    * Either kind is read regardless (default true). Must be a boolean.
    */
   compactHints?: boolean;
+  /**
+   * How many keys the store is expected to hold: 0 ..= 4294967296 (default 0 = no expectation).
+   * The open sizes the in-memory index for that many keys up front (about 9 bytes of memory per
+   * expected key, touched as keys arrive), so filling the store never pauses to grow and rehash
+   * it. A store that opens with more keys, or ends up with more, is sized for them as usual.
+   */
+  expectedKeys?: number | bigint;
 }
 
 export interface Range {

@@ -105,6 +105,7 @@ const C = {
   options_set_expiry_secs: lib.func('int bc_options_set_expiry_secs(bc_options *o, uint32_t secs)'),
   options_set_mmap_writes: lib.func('int bc_options_set_mmap_writes(bc_options *o, int on)'),
   options_set_compact_hints: lib.func('int bc_options_set_compact_hints(bc_options *o, int on)'),
+  options_set_expected_keys: lib.func('int bc_options_set_expected_keys(bc_options *o, uint64_t keys)'),
 
   open: lib.func('int bc_open(const char *dir, const bc_options *opts, _Out_ bc_db **out)'),
   close: lib.func('int bc_close(bc_db *db)'),
@@ -227,7 +228,7 @@ function bool(v, fn, name) {
 const OPTION_NAMES = new Set([
   'maxFileSize', 'sync', 'syncIntervalMs', 'readOnly', 'createIfMissing', 'maxKeySize',
   'maxValueSize', 'maxOpenFiles', 'expirySecs', 'autoMerge', 'mergeTrigger', 'mmapWrites',
-  'compactHints',
+  'compactHints', 'expectedKeys',
 ]);
 
 /** Builds a bc_options from a JS options object; the caller frees it. */
@@ -296,6 +297,10 @@ function buildOptions(opts) {
   if (opts.compactHints !== undefined) {
     const v = bool(opts.compactHints, fn, 'compactHints');
     set.push((o) => C.options_set_compact_hints(o, v));
+  }
+  if (opts.expectedKeys !== undefined) {
+    const v = u64(opts.expectedKeys, fn, 'expectedKeys');
+    set.push((o) => C.options_set_expected_keys(o, v));
   }
 
   const o = C.options_new();
@@ -579,7 +584,7 @@ class Bitcask {
    * @param {string} dir
    * @param {object} [options] maxFileSize, sync ('none'|'always'|'interval'), syncIntervalMs,
    *   readOnly, createIfMissing, maxKeySize, maxValueSize, maxOpenFiles, expirySecs, autoMerge,
-   *   mergeTrigger: { fragmentationPercent, deadBytes }, mmapWrites, compactHints
+   *   mergeTrigger: { fragmentationPercent, deadBytes }, mmapWrites, compactHints, expectedKeys
    */
   static open(dir, options) {
     if (typeof dir !== 'string') throw new TypeError('Bitcask.open: dir must be a string');

@@ -137,6 +137,7 @@ test('all options are accepted', () => {
     mergeTrigger: { fragmentationPercent: 50, deadBytes: 1 << 20 },
     mmapWrites: false,
     compactHints: false,
+    expectedKeys: 1000,
   });
   try {
     db.put('k', 'v');

@@ -94,6 +94,7 @@ test('open failures: missing directory, not a directory, bad options', () => {
   // out of range for the library: its own message
   assert.throws(() => Bitcask.open(path.join(base, 's'), { maxKeySize: 0 }), isBc('BC_E_INVALID', /^bc_options_set_max_key_size: /));
   assert.throws(() => Bitcask.open(path.join(base, 's'), { maxFileSize: 10 }), isBc('BC_E_INVALID', /^bc_options_set_max_file_size: /));
+  assert.throws(() => Bitcask.open(path.join(base, 's'), { expectedKeys: 4294967297 }), isBc('BC_E_INVALID', /^bc_options_set_expected_keys: /));
   assert.throws(() => Bitcask.open(path.join(base, 's'), { sync: 'interval', syncIntervalMs: 0 }), isBc('BC_E_INVALID', /^bc_options_set_sync: /));
   // not representable in the C type: caught by the binding
   assert.throws(() => Bitcask.open(path.join(base, 's'), { maxKeySize: -1 }), isBc('BC_E_INVALID', /maxKeySize/));

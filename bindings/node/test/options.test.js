@@ -1,10 +1,11 @@
 'use strict';
-// The mmapWrites and compactHints options (bc_options_set_mmap_writes / bc_options_set_compact_hints).
+// The mmapWrites, compactHints and expectedKeys options (bc_options_set_mmap_writes /
+// bc_options_set_compact_hints / bc_options_set_expected_keys).
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
-const { Bitcask } = require('..');
+const { Bitcask, BitcaskError } = require('..');
 const { tmpDir, dataFiles } = require('./helpers');
 
 const key = (i) => `key-${String(i).padStart(4, '0')}`;
@@ -122,4 +123,51 @@ test('mmapWrites and compactHints accept booleans only', () => {
   } finally {
     db.close();
   }
+});
+
+test('expectedKeys: a store sized for its keys up front holds and reads them all, across reopens with less or none', () => {
+  const dir = tmpDir();
+  const n = 5000;
+  const k = (i) => `ek-${String(i).padStart(5, '0')}`;
+  let db = Bitcask.open(dir, { expectedKeys: n });
+  try {
+    for (let i = 0; i < n; i++) db.put(k(i), `value-${i}`);
+    assert.equal(db.stats().keys, n);
+    for (let i = 0; i < n; i++) assert.equal(db.get(k(i))?.toString(), `value-${i}`);
+  } finally {
+    db.close();
+  }
+  // Fewer expected keys than the store holds (the index is sized for what it has), a BigInt, the
+  // largest allowed count (reserved memory is touched only as keys arrive), and 0 = no expectation.
+  for (const expectedKeys of [100, 10n, 4294967296, 2n ** 32n, 0]) {
+    db = Bitcask.open(dir, { expectedKeys });
+    try {
+      assert.equal(db.stats().keys, n, `expectedKeys ${expectedKeys}`);
+      for (let i = 0; i < n; i++) assert.equal(db.get(k(i))?.toString(), `value-${i}`);
+      db.put(k(n), 'one more');
+      assert.equal(db.get(k(n)).toString(), 'one more');
+      assert.ok(db.delete(k(n)));
+    } finally {
+      db.close();
+    }
+  }
+});
+
+test('expectedKeys: above 4294967296 the library rejects it; a value that is not a uint64 is rejected like maxFileSize', () => {
+  const dir = tmpDir();
+  const isInvalid = (re) => (e) => {
+    assert.ok(e instanceof BitcaskError, `not a BitcaskError: ${e}`);
+    assert.equal(e.codeName, 'BC_E_INVALID');
+    assert.match(e.message, re);
+    return true;
+  };
+  for (const big of [4294967297, 4294967297n, 2 ** 40, 0xffffffffffffffffn]) {
+    assert.throws(() => Bitcask.open(dir, { expectedKeys: big }), isInvalid(/^bc_options_set_expected_keys: /), String(big));
+  }
+  for (const bad of [-1, 1.5, -1n, 2n ** 64n, '5000', null, true, {}]) {
+    assert.throws(() => Bitcask.open(dir, { expectedKeys: bad }), isInvalid(/expectedKeys/), String(bad));
+    // the same error maxFileSize gives for the same value
+    assert.throws(() => Bitcask.open(dir, { maxFileSize: bad }), isInvalid(/maxFileSize/), String(bad));
+  }
+  assert.ok(!fs.existsSync(dir), 'nothing was created by the failed opens');
 });

@@ -108,6 +108,7 @@ _SIMPLE_OPTIONS = {
     "max_value_size": ("bc_options_set_max_value_size", lambda v: _uint("max_value_size", v, _U64)),
     "max_open_files": ("bc_options_set_max_open_files", lambda v: _uint("max_open_files", v, _U32)),
     "expiry_secs": ("bc_options_set_expiry_secs", lambda v: _uint("expiry_secs", v, _U32)),
+    "expected_keys": ("bc_options_set_expected_keys", lambda v: _uint("expected_keys", v, _U64)),
 }
 OPTIONS = tuple(_SIMPLE_OPTIONS) + (
     "sync",
@@ -184,7 +185,10 @@ class Bitcask(abc.MutableMapping):
     reserved with fallocate on ext4/XFS/tmpfs, else pwrite; while open the active data file is
     longer on disk than its records by up to 8 MiB, cut at close), ``compact_hints`` (bool,
     default True: write compact hint files, one bit per record and no keys, for data files whose
-    records are mostly live such as a merge's output; False lists every key; either is read).
+    records are mostly live such as a merge's output; False lists every key; either is read),
+    ``expected_keys`` (int, 0 ..= 4294967296, default 0 = no expectation: how many keys the
+    store will hold; the open sizes the in-memory index for them up front, about 9 bytes per
+    expected key touched as keys arrive, so filling the store never pauses to grow and rehash).
 
     Keys and values may be bytes, bytearray, memoryview or str (encoded as UTF-8); values are
     returned as bytes.  One handle may be shared by any number of threads.  Close it with

@@ -113,6 +113,7 @@ _PROTOTYPES = {
     "bc_options_set_auto_merge": (c_int, [c_void_p, c_int]),
     "bc_options_set_mmap_writes": (c_int, [c_void_p, c_int]),
     "bc_options_set_compact_hints": (c_int, [c_void_p, c_int]),
+    "bc_options_set_expected_keys": (c_int, [c_void_p, c_uint64]),
     "bc_options_set_expiry_secs": (c_int, [c_void_p, c_uint32]),
 }
 

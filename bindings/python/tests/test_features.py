@@ -172,7 +172,7 @@ class Options(StoreTest):
             self.dir, create_if_missing=True, sync="always", max_file_size=1 << 20,
             max_key_size=128, max_value_size=1 << 16, max_open_files=8, auto_merge=True,
             merge_fragmentation_percent=50, merge_dead_bytes=1 << 20, expiry_secs=0,
-            mmap_writes=True, compact_hints=True,
+            mmap_writes=True, compact_hints=True, expected_keys=1000,
         )
         self.db[b"a"] = b"1"
         self.assertGreaterEqual(self.db.stats().syncs, 1)
@@ -197,6 +197,58 @@ class Options(StoreTest):
             bitcask.open(self.dir, sync="interval", sync_interval_ms=0)
         with self.assertRaises(TypeError):
             bitcask.open(self.dir, max_file_size="big")
+        with self.assertRaises(bitcask.InvalidArgumentError) as cm:
+            bitcask.open(self.dir, expected_keys=4294967297)  # range checked by the library
+        self.assertIn("expected_keys", cm.exception.message)
+        self.assertFalse(os.path.exists(self.dir))  # nothing was opened
+
+    def test_expected_keys(self):
+        n = 5000
+        want = {b"ek-%05d" % i: b"value-%d" % i for i in range(n)}
+        with bitcask.open(self.dir, expected_keys=n) as db:
+            for k, v in want.items():
+                db[k] = v
+            self.assertEqual(db.stats().keys, n)
+            self.assertEqual(dict(db.items()), want)
+        # Fewer expected keys than the store holds (it is sized for what it has), the largest
+        # allowed count (reserved memory is touched only as keys arrive), and 0 = none.
+        for expected in (100, 4294967296, 0):
+            with self.subTest(expected_keys=expected):
+                with bitcask.open(self.dir, expected_keys=expected) as db:
+                    self.assertEqual(db.stats().keys, n)
+                    self.assertEqual(len(db), n)
+                    for k, v in want.items():
+                        self.assertEqual(db[k], v)
+                    db[b"one more"] = b"x"
+                    self.assertEqual(db[b"one more"], b"x")
+                    del db[b"one more"]
+
+    def test_expected_keys_out_of_range_and_bad_types(self):
+        # Above 4294967296: the library's own BC_E_INVALID and message.
+        for big in (4294967297, 1 << 40, (1 << 64) - 1):
+            with self.subTest(value=big):
+                with self.assertRaises(bitcask.InvalidArgumentError) as cm:
+                    bitcask.open(self.dir, expected_keys=big)
+                self.assertEqual(cm.exception.code, bitcask.E_INVALID)
+                self.assertTrue(
+                    cm.exception.message.startswith("bc_options_set_expected_keys: "),
+                    cm.exception.message,
+                )
+        # Outside uint64: caught by the binding, as for max_file_size.
+        for bad in (-1, 1 << 64):
+            for name in ("expected_keys", "max_file_size"):
+                with self.subTest(option=name, value=bad):
+                    with self.assertRaises(bitcask.InvalidArgumentError) as cm:
+                        bitcask.open(self.dir, **{name: bad})
+                    self.assertIn(name, cm.exception.message)
+        # Not an int: the TypeError of every integer option.
+        for bad in ("5000", 5000.0, True, None, b"1"):
+            for name in ("expected_keys", "max_file_size"):
+                with self.subTest(option=name, value=bad):
+                    with self.assertRaises(TypeError) as cm:
+                        bitcask.open(self.dir, **{name: bad})
+                    self.assertNotIsInstance(cm.exception, bitcask.BitcaskError)
+                    self.assertIn(name, str(cm.exception))
         self.assertFalse(os.path.exists(self.dir))  # nothing was opened
 
     def test_bool_options_are_converted_alike(self):
