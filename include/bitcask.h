@@ -792,6 +792,8 @@ int bc_options_set_compact_hints(struct bc_options *o, int on);
  * expected key, touched as keys arrive), so filling the store never pauses to grow and rehash
  * the index: what Kyoto Cabinet's `bnum` and Tkrzw's `num_buckets` do. A store that opens with
  * more keys than this is sized for the keys it has; one that ends up with more grows as usual.
+ * Do not overstate it by much: on Linux the index lives in 2 MiB transparent huge pages, so a
+ * few thousand keys scattered over an index sized for billions make most of it resident.
  *
  * Returns `BC_OK`, or `BC_E_INVALID` for NULL `o` or a count above 4294967296.
  *

@@ -134,7 +134,9 @@ impl Options {
     /// key, touched as keys arrive), so filling the store never stops to grow and rehash a table:
     /// what Kyoto Cabinet's `bnum` and Tkrzw's `num_buckets` do for their hash files. A store
     /// that opens with more keys than this is sized for the keys it has; a store that ends up
-    /// with more grows as usual. At most [`MAX_EXPECTED_KEYS`].
+    /// with more grows as usual. At most [`MAX_EXPECTED_KEYS`]. Do not overstate it by much: on
+    /// Linux the tables live in 2 MiB transparent huge pages, so a few thousand keys scattered
+    /// over tables sized for billions make most of them resident.
     pub fn expected_keys(&mut self, keys: u64) -> Result<&mut Self> {
         if keys > MAX_EXPECTED_KEYS {
             return Err(Error::invalid(format!(
