@@ -44,6 +44,10 @@ pub static BENCH: Spec = Spec {
             "run in DIR (created if missing) and keep it, instead of a temporary directory",
         ),
         val("seed", "N", "random seed (default 1)"),
+        flag(
+            "presize",
+            "size the index for --keys at open (Options::expected_keys): no rehash during fill",
+        ),
         flag("json", "print one JSON object instead of the table"),
     ],
     notes: "Phases:\n\
@@ -84,6 +88,7 @@ struct Config {
     sync_name: String,
     phases: Vec<&'static str>,
     seed: u64,
+    presize: bool,
 }
 
 struct PhaseResult {
@@ -169,6 +174,7 @@ fn config(p: &Parsed) -> Result<Config, Fail> {
         sync_name,
         phases,
         seed,
+        presize: p.flag("presize"),
     })
 }
 
@@ -237,13 +243,14 @@ pub fn cmd_bench(_: &Spec, p: &Parsed) -> CmdResult {
     let json = p.flag("json");
     if !json {
         println!(
-            "bitcask bench: {} keys of {} B, values of {} B, {} thread{}, sync {}, {} ({})",
+            "bitcask bench: {} keys of {} B, values of {} B, {} thread{}, sync {}{}, {} ({})",
             cfg.keys,
             cfg.key_size,
             cfg.value_size,
             cfg.threads,
             if cfg.threads == 1 { "" } else { "s" },
             cfg.sync_name,
+            if cfg.presize { ", index presized" } else { "" },
             dir.display(),
             if kept { "kept" } else { "removed afterwards" }
         );
@@ -262,6 +269,9 @@ pub fn cmd_bench(_: &Spec, p: &Parsed) -> CmdResult {
 fn open(dir: &Path, cfg: &Config) -> Result<Bitcask, Fail> {
     let mut o = Options::default();
     o.sync(cfg.sync)?;
+    if cfg.presize {
+        o.expected_keys(cfg.keys)?;
+    }
     Ok(Bitcask::open(dir, &o)?)
 }
 
@@ -570,12 +580,13 @@ fn to_json(cfg: &Config, dir: &Path, kept: bool, results: &[PhaseResult]) -> Str
         })
         .collect();
     format!(
-        "{{\"keys\":{},\"key_size\":{},\"value_size\":{},\"threads\":{},\"sync\":{},\"dir\":{},\"dir_kept\":{},\"phases\":[{}]}}",
+        "{{\"keys\":{},\"key_size\":{},\"value_size\":{},\"threads\":{},\"sync\":{},\"presize\":{},\"dir\":{},\"dir_kept\":{},\"phases\":[{}]}}",
         cfg.keys,
         cfg.key_size,
         cfg.value_size,
         cfg.threads,
         json_str(&cfg.sync_name),
+        cfg.presize,
         json_str(&dir.to_string_lossy()),
         kept,
         phases.join(",")

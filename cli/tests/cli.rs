@@ -613,6 +613,7 @@ fn bench_runs_every_phase_and_prints_json() {
     assert_eq!(v["keys"], 3000);
     assert_eq!(v["threads"], 2);
     assert_eq!(v["sync"], "none");
+    assert_eq!(v["presize"], false);
     let phases = v["phases"].as_array().unwrap();
     let names: Vec<&str> = phases
         .iter()
@@ -675,6 +676,30 @@ fn bench_runs_every_phase_and_prints_json() {
     assert!(text.contains("p99.9"), "{text}");
     let db = Bitcask::open(&kept, &Options::default()).unwrap();
     assert_eq!(db.len(), 500);
+    drop(db);
+
+    // --presize: the index is sized for --keys at open; the run is otherwise the same.
+    let o = ok(run(&[
+        "bench",
+        "--keys",
+        "2000",
+        "--phases",
+        "fill,read",
+        "--presize",
+        "--json",
+    ]));
+    let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    assert_eq!(v["presize"], true);
+    assert_eq!(v["phases"][1]["found"], 2000);
+    let o = ok(run(&[
+        "bench",
+        "--keys",
+        "300",
+        "--phases",
+        "fill",
+        "--presize",
+    ]));
+    assert!(stdout(&o).contains("index presized"), "{}", stdout(&o));
 }
 
 #[test]
