@@ -33,7 +33,8 @@ pub const MAX_EXPECTED_KEYS: u64 = 1 << 32;
 ///
 /// Defaults: `max_file_size` 256 MiB, sync [`SyncMode::None`], read-write, `create_if_missing`
 /// on, `max_key_size` 64 KiB, `max_value_size` 64 MiB, `max_open_files` 64, auto-merge off,
-/// merge trigger 60% fragmentation or 512 MiB dead.
+/// merge trigger 60% fragmentation or 512 MiB dead, mmap writes and compact hints on, no expected
+/// key count.
 #[derive(Clone, Debug)]
 pub struct Options {
     pub(crate) max_file_size: u64,
