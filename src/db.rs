@@ -1186,9 +1186,10 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
         .map_err(|e| Error::io("sync directory", dir.to_path_buf(), e))
 }
 
-/// The append map for an active file of `len` bytes, unless the options or the filesystem rule
-/// it out.
-/// How far appends may run ahead of the writeback started for them.
+/// How far appends may run ahead of the writeback started for them. Measured with benches/merge
+/// (32 MiB files, a putter and a getter): 1 MiB cut the put maximum from 22-27 ms to 4-12 ms but
+/// cost 8-25% of the puts and made the getter's p99 5x worse (1.2 -> 6.5-7.9 µs), as writeback
+/// then competes with it all the time.
 const WRITE_BEHIND_BYTES: u64 = 8 << 20;
 
 /// Starts (does not wait for) writeback of `[from, to)` of the active file, RocksDB's
@@ -1209,6 +1210,8 @@ fn start_writeback(file: &File, from: u64, to: u64) {
     };
 }
 
+/// The append map for an active file of `len` bytes, unless the options or the filesystem rule
+/// it out.
 fn append_map(file: &File, len: u64, opts: &Options) -> Option<WriteMap> {
     if !opts.mmap_writes {
         return None;
