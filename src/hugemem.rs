@@ -16,9 +16,9 @@
 //! `MADV_HUGEPAGE`, and hands out page-granular blocks first-fit, coalescing freed ones. Freed
 //! memory is reused first while it is still resident (and in huge pages); beyond 1/32 of the
 //! memory in use, or 64 MiB if that is more, it goes back to the kernel (`MADV_DONTNEED`), so the
-//! resident size of a large keydir stays within 3% of its live size (jemalloc bounds its dirty
-//! pages the same way) and a process whose stores are all closed keeps at most 64 MiB for the
-//! next open. All keydirs of a process share one pool ([`Pool::shared`]). Blocks smaller than
+//! resident size exceeds the live size by at most that much (jemalloc bounds its dirty pages the
+//! same way; measured at 10M keys: +0.7 B/key, 30.2 -> 30.8-31.0) and a process whose stores are
+//! all closed keeps at most 64 MiB for the next open. All keydirs of a process share one pool ([`Pool::shared`]). Blocks smaller than
 //! [`POOL_MIN`] come from the system allocator, so small stores (and the many small keydirs of a
 //! test suite) do not pay a 2 MiB page each.
 //!
