@@ -161,12 +161,15 @@ impl Pool {
             // Just the excess, from the end of the largest span: spans merge, so giving back a
             // whole one could drop far below the limit.
             let cut = round_up(p.dirty_bytes - limit, PAGE).map_or(l, |c| c.min(l));
+            if !release(a + l - cut, cut) {
+                // Locked memory: it stays dirty (and is zeroed when reused), never "clean".
+                break;
+            }
             p.dirty.remove(&a);
             if cut < l {
                 p.dirty.insert(a, l - cut);
             }
             p.dirty_bytes -= cut;
-            release(a + l - cut, cut);
             insert_merged(&mut p.clean, a + l - cut, cut);
         }
     }
@@ -256,14 +259,19 @@ fn map_segment(_size: usize) -> Option<usize> {
 }
 
 #[cfg(all(target_os = "linux", not(miri)))]
-fn release(addr: usize, len: usize) {
+/// Gives the pages back to the kernel; `false` if it refused (`EINVAL` for memory locked with
+/// `mlock`/`mlockall`), in which case they still hold their old bytes.
+fn release(addr: usize, len: usize) -> bool {
     // SAFETY: the range lies in a segment of ours and is free: no block refers to it. After
-    // MADV_DONTNEED a private anonymous range reads as zeros again, which no caller relies on.
-    unsafe { libc::madvise(addr as *mut libc::c_void, len, libc::MADV_DONTNEED) };
+    // MADV_DONTNEED a private anonymous range reads as zeros again, which `take` relies on for
+    // clean memory, hence the check.
+    unsafe { libc::madvise(addr as *mut libc::c_void, len, libc::MADV_DONTNEED) == 0 }
 }
 
 #[cfg(not(all(target_os = "linux", not(miri))))]
-fn release(_addr: usize, _len: usize) {}
+fn release(_addr: usize, _len: usize) -> bool {
+    false
+}
 
 #[cfg(all(target_os = "linux", not(miri)))]
 fn unmap(addr: usize, len: usize) {
@@ -647,6 +655,55 @@ mod tests {
         let t = Table::zeroed(POOL_MIN / 8, Some(&pool));
         assert!(kept.contains(&(t.block.ptr.as_ptr() as usize)));
         assert!(t.iter().all(|&w| w == 0));
+    }
+
+    /// Memory the kernel will not take back (mlock'd: a service may `mlockall`) must not be
+    /// taken for zeroed memory: a slot table reusing it would start with stale slots.
+    #[cfg(all(target_os = "linux", not(miri)))]
+    #[test]
+    fn locked_memory_stays_dirty_and_is_zeroed_on_reuse() {
+        let pool = Pool::new().expect("linux has a pool");
+        let mut blocks: Vec<Table> = (0..40)
+            .map(|_| Table::zeroed(POOL_MIN / 8, Some(&pool)))
+            .collect();
+        for t in &mut blocks {
+            t.iter_mut().for_each(|w| *w = u64::MAX);
+        }
+        let segments = pool.inner.lock().segments.clone();
+        let freed: Vec<(usize, usize)> = blocks
+            .iter()
+            .map(|t| (t.block.ptr.as_ptr() as usize, t.block.len))
+            .collect();
+        for &(start, len) in &segments {
+            // SAFETY: the range is our own mapping; locking pages changes no contents.
+            if unsafe { libc::mlock(start as *const libc::c_void, len) } != 0 {
+                eprintln!("mlock not permitted here (RLIMIT_MEMLOCK): skipping");
+                return;
+            }
+        }
+        drop(blocks);
+        {
+            let p = pool.inner.lock();
+            assert!(
+                p.dirty_bytes > DIRTY_MIN,
+                "over the limit, yet nothing was given back"
+            );
+            for (&a, &l) in &p.clean {
+                assert!(
+                    freed.iter().all(|&(b, bl)| a + l <= b || b + bl <= a),
+                    "freed locked memory was filed as clean"
+                );
+            }
+        }
+        let t = Table::zeroed(40 * POOL_MIN / 8, Some(&pool));
+        assert!(
+            t.iter().all(|&w| w == 0),
+            "reused locked memory was not zeroed"
+        );
+        for &(start, len) in &segments {
+            // SAFETY: as above.
+            unsafe { libc::munlock(start as *const libc::c_void, len) };
+        }
     }
 
     #[test]
