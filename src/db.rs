@@ -907,6 +907,9 @@ impl Inner {
         active.len += records.len() as u64;
         active.appended += records.len() as u64;
         if active.len - active.written_back >= WRITE_BEHIND_BYTES {
+            if let Some(map) = active.map.as_mut() {
+                map.release_front(active.len);
+            }
             start_writeback(&active.file, active.written_back, active.len);
             active.written_back = active.len;
         }
@@ -1289,6 +1292,37 @@ mod tests {
             growing >= 4 * 64,
             "{growing} rebuilds without the expectation"
         );
+    }
+
+    /// Past each write-behind point the append map's front is unmapped (WriteMap::release_front):
+    /// appends must go on after it, and everything written must read back, open and reopened.
+    #[test]
+    fn appends_and_reads_across_write_behind_points() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Bitcask::open(dir.path(), &Options::default()).unwrap();
+        let value = |i: u32| vec![(i % 251) as u8; 1000 + (i % 7) as usize];
+        let n = 3 * (WRITE_BEHIND_BYTES as u32) / 1000;
+        for i in 0..n {
+            db.put(&i.to_le_bytes(), &value(i)).unwrap();
+        }
+        {
+            let w = db.inner.write.lock();
+            let active = w.active.as_ref().unwrap();
+            assert!(
+                active.written_back >= 2 * WRITE_BEHIND_BYTES,
+                "write-behind ran"
+            );
+            assert!(active.map.as_ref().is_none_or(|m| m.released() > 0));
+        }
+        for i in (0..n).step_by(97) {
+            assert_eq!(db.get(&i.to_le_bytes()).unwrap(), Some(value(i)), "key {i}");
+        }
+        db.close().unwrap();
+        let db = Bitcask::open(dir.path(), &Options::default()).unwrap();
+        assert_eq!(db.len(), n as usize);
+        for i in 0..n {
+            assert_eq!(db.get(&i.to_le_bytes()).unwrap(), Some(value(i)), "key {i}");
+        }
     }
 
     #[test]
