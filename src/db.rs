@@ -1008,6 +1008,9 @@ impl Inner {
     ) -> Result<()> {
         let sealed = active.id;
         if let Some(map) = active.map.as_mut() {
+            // No append goes to this file again: unmapped pages are written back by the
+            // fdatasync below without being write-protected one by one (see release_front).
+            map.release_front(active.len);
             // The sealed file ends at its last record. fdatasync below makes the new length
             // durable too (a size change is data-retrieval metadata), so a sealed file never
             // comes back with the reserved zeros after a crash.
