@@ -666,6 +666,8 @@ impl Bitcask {
         inner.check_writable()?;
         let path = inner.data_path(active.id);
         if let Some(map) = active.map.as_mut() {
+            // As at a seal: the sync below then needs no page-by-page write-protection.
+            map.release_front(active.len);
             map.finish(&active.file, active.len).map_err(|e| {
                 Error::io("cut the reserved tail of the data file", path.clone(), e)
             })?;
