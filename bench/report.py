@@ -195,8 +195,11 @@ def main():
     out.append("Notes: reads are against a warm OS page cache (the data set fits in RAM and caches are not "
                "dropped). Memory rows measure /proc/self/statm from just before open to just after fill, "
                "divided by the key count: \"RSS\" includes file pages mapped by mmap-based stores (LMDB, Kyoto, "
-               "Tkrzw), \"anonymous\" excludes them, \"malloc\" is mallinfo2() uordblks + hblkhd; all three "
-               "include write buffers and caches (LevelDB/RocksDB memtable, SQLite page cache). "
+               "Tkrzw; for bitcask only the part of its active file not yet written back, at most 8 MiB), "
+               "\"anonymous\" excludes them, \"malloc\" is mallinfo2() uordblks + hblkhd (bitcask's keydir is "
+               "not malloc memory: it lives in its own huge-page mappings, so it shows under anonymous "
+               "only); all three include write buffers and caches (LevelDB/RocksDB memtable, SQLite page "
+               "cache). "
                "Details of the workload and options: bench/README.md. Raw per-round numbers: "
                "results.jsonl in this directory.\n")
     out.append("![ops/s per workload and store, log scale](chart.png)\n")

@@ -127,8 +127,8 @@ def main():
                f"{machine.get('reads', 0):,} verified gets of keys drawn uniformly at random, "
                "1 thread, right after the fill (warm page cache). **RSS / anonymous growth**: "
                "/proc/self/statm from just before open to just after the fill, ÷ N (RSS includes "
-               "the file pages a store has mapped: LMDB's, Kyoto's and Tkrzw's files, bitcask's "
-               "append map of its active file; anonymous does not, and for bitcask it is the "
+               "the file pages a store has mapped: LMDB's, Kyoto's and Tkrzw's files, the part of "
+               "bitcask's active file not yet written back; anonymous does not, and for bitcask it is the "
                "keydir). **close**: the "
                "close after the reads (bitcask writes its hint files there). "
                "Spread = (max − min) / median of the rounds.\n")
