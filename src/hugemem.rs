@@ -305,28 +305,34 @@ impl Block {
         pool: None,
     };
 
+    /// `len` bytes from `pool`, if it is given, the block is large enough to be worth a pool
+    /// block, and the pool has memory; with whether they may hold old bytes (else zeros).
+    fn from_pool(len: usize, pool: Option<&Arc<Pool>>) -> Option<(Block, bool)> {
+        let pool = pool.filter(|_| len >= POOL_MIN)?;
+        let rounded = round_up(len, PAGE)?;
+        let (ptr, dirty) = pool.take(rounded)?;
+        let block = Block {
+            ptr,
+            len: rounded,
+            pool: Some(Arc::clone(pool)),
+        };
+        Some((block, dirty))
+    }
+
     /// `len` bytes, zeroed; `None` if the memory cannot be had.
     fn zeroed(len: usize, pool: Option<&Arc<Pool>>) -> Option<Block> {
         if len == 0 {
             return Some(Block::EMPTY);
         }
-        if len >= POOL_MIN
-            && let Some(pool) = pool
-            && let Some(rounded) = round_up(len, PAGE)
-            && let Some((ptr, dirty)) = pool.take(rounded)
-        {
+        if let Some((block, dirty)) = Block::from_pool(len, pool) {
             // Clean memory is zero already, and skipping the write leaves its pages untouched
             // until used (as calloc does with fresh mappings).
             if dirty {
-                // SAFETY: the pool handed out `rounded >= len` writable bytes for our exclusive
-                // use.
-                unsafe { ptr.as_ptr().write_bytes(0, len) };
+                // SAFETY: the pool handed out `block.len >= len` writable bytes for our
+                // exclusive use.
+                unsafe { block.ptr.as_ptr().write_bytes(0, len) };
             }
-            return Some(Block {
-                ptr,
-                len: rounded,
-                pool: Some(Arc::clone(pool)),
-            });
+            return Some(block);
         }
         let layout = Layout::from_size_align(len, ALIGN).ok()?;
         // SAFETY: the layout has a non-zero size.
@@ -345,20 +351,11 @@ impl Block {
         })
     }
 
-    /// A block of `len` bytes whose contents the caller writes before reading (arena chunks
-    /// are read only up to their written length). Zeroing small blocks is free with
-    /// `alloc_zeroed`; pool blocks skip it.
+    /// A block of at least `len` bytes whose contents the caller writes before reading them
+    /// (arena chunks are read only up to their written length), so it is not zeroed.
     fn for_writing(len: usize, pool: Option<&Arc<Pool>>) -> Block {
-        if len >= POOL_MIN
-            && let Some(pool) = pool
-            && let Some(rounded) = round_up(len, PAGE)
-            && let Some((ptr, _)) = pool.take(rounded)
-        {
-            return Block {
-                ptr,
-                len: rounded,
-                pool: Some(Arc::clone(pool)),
-            };
+        if let Some((block, _)) = Block::from_pool(len, pool) {
+            return block;
         }
         let layout = Layout::from_size_align(len.max(1), ALIGN)
             .unwrap_or_else(|_| handle_alloc_error(Layout::new::<u64>()));
