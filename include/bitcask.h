@@ -126,7 +126,10 @@
 #define BC_SYNC_NONE 0
 
 /**
- * fdatasync before each write returns; concurrent writers share one fsync (group commit).
+ * fdatasync before each write returns; concurrent writers share one fsync (group commit):
+ * with several writers, the thread about to run the fsync first waits, for at most half the
+ * last fsync's duration, until as many writers have written as the last fsync found waiting.
+ * A lone writer never waits.
  */
 #define BC_SYNC_ALWAYS 1
 

@@ -11,7 +11,10 @@ pub enum SyncMode {
     /// Never fsync on a write. A write that returned is in the operating system's page cache, so it
     /// survives the process being killed, but not a power loss or kernel crash.
     None,
-    /// fdatasync before a write returns. Concurrent writers share one fsync (group commit).
+    /// fdatasync before a write returns. Concurrent writers share one fsync (group commit):
+    /// with several writers, the thread about to run the fsync first waits, for at most half
+    /// the last fsync's duration, until as many writers have written as the last fsync found
+    /// waiting. A lone writer never waits.
     Always,
     /// A background thread fdatasyncs the active file at this interval when it has unsynced data.
     Interval(Duration),

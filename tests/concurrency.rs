@@ -91,6 +91,71 @@ fn concurrent_synced_writers_share_fsyncs() {
     );
 }
 
+/// `threads` writers, `per_thread` synced puts each, all released at once.
+fn synced_writers(db: &Bitcask, threads: u32, per_thread: u32, tag: &str) {
+    let start = Barrier::new(threads as usize);
+    std::thread::scope(|s| {
+        for t in 0..threads {
+            let start = &start;
+            s.spawn(move || {
+                start.wait();
+                for i in 0..per_thread {
+                    db.put(format!("{tag}/{t}/{i}").as_bytes(), b"durable")
+                        .unwrap();
+                }
+            });
+        }
+    });
+}
+
+/// A store under `SyncMode::Always` whose fsyncs take `extra` longer: a slow disk, so that the
+/// group-commit leader's gathering window (half an fsync) dwarfs a thread's wake-up, however
+/// loaded the machine running the test.
+fn slow_synced_store(dir: &tempfile::TempDir, extra: Duration) -> Bitcask {
+    let mut opts = Options::default();
+    opts.sync(SyncMode::Always).unwrap();
+    let db = Bitcask::open(dir.path(), &opts).unwrap();
+    db.delay_syncs(extra);
+    db
+}
+
+#[test]
+fn synced_writers_gather_into_whole_groups() {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let db = slow_synced_store(&dir, Duration::from_millis(20));
+    let (threads, per_thread) = (4u32, 25u32);
+    synced_writers(&db, threads, per_thread, "w");
+    let writes = u64::from(threads * per_thread);
+    let syncs = db.stats().syncs;
+    // Without gathering, writers that loop split into two alternating half-groups: about
+    // writes / 2 fsyncs. Whole groups take writes / 4, plus the first (one writer) and a
+    // last partial one.
+    assert!(
+        syncs <= writes / 3,
+        "{syncs} fsyncs for {writes} synced writes by {threads} writers: groups did not gather"
+    );
+    for t in 0..threads {
+        for i in 0..per_thread {
+            assert!(db.get(format!("w/{t}/{i}").as_bytes()).unwrap().is_some());
+        }
+    }
+}
+
+#[test]
+fn gathering_stops_waiting_for_writers_that_left() {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let db = slow_synced_store(&dir, Duration::from_millis(5));
+    synced_writers(&db, 4, 10, "many");
+    let before = db.gather_timeouts();
+    // Alone now: the first fsync may still wait for the three that left, then no more.
+    synced_writers(&db, 1, 20, "alone");
+    let waits = db.gather_timeouts() - before;
+    assert!(
+        waits <= 1,
+        "a lone writer waited {waits} times for writers that had stopped"
+    );
+}
+
 #[test]
 fn a_single_synced_writer_fsyncs_every_write() {
     let dir = tempfile::tempdir().unwrap();
@@ -105,6 +170,11 @@ fn a_single_synced_writer_fsyncs_every_write() {
         db.stats().syncs,
         21,
         "every put and delete must fsync under SyncMode::Always"
+    );
+    assert_eq!(
+        db.gather_timeouts(),
+        0,
+        "a lone writer never waits for others"
     );
 }
 

@@ -48,7 +48,10 @@ pub const BC_E_PANIC: c_int = -8;
 
 /// No fsync on writes: an acknowledged write survives the process being killed, not a power cut.
 pub const BC_SYNC_NONE: c_int = 0;
-/// fdatasync before each write returns; concurrent writers share one fsync (group commit).
+/// fdatasync before each write returns; concurrent writers share one fsync (group commit):
+/// with several writers, the thread about to run the fsync first waits, for at most half the
+/// last fsync's duration, until as many writers have written as the last fsync found waiting.
+/// A lone writer never waits.
 pub const BC_SYNC_ALWAYS: c_int = 1;
 /// A background thread fdatasyncs every `interval_ms` when there is unsynced data.
 pub const BC_SYNC_INTERVAL: c_int = 2;
