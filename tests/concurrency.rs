@@ -127,6 +127,7 @@ fn synced_writers_gather_into_whole_groups() {
     synced_writers(&db, threads, per_thread, "w");
     let writes = u64::from(threads * per_thread);
     let syncs = db.stats().syncs;
+    eprintln!("gathered: {writes} synced writes in {syncs} fsyncs");
     // Without gathering, writers that loop split into two alternating half-groups: about
     // writes / 2 fsyncs. Whole groups take writes / 4, plus the first (one writer) and a
     // last partial one.
