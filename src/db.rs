@@ -168,9 +168,9 @@ pub(crate) struct ActiveFile {
 /// return, write again while the next fsync already runs for the writers that arrived meanwhile,
 /// and so wait for the one after. Writers then split into two alternating half-groups (measured:
 /// 4 synced writers, 2.1 writes per fsync). So the thread about to run an fsync first *gathers*:
-/// when as many writers were waiting at the end of the last fsync as `concurrency` says, it waits
-/// until that many have appended, for at most half the last fsync's duration (a writer that
-/// stopped writing costs the wait once: the next fsync's end counts one writer fewer). This is
+/// it waits until as many writers have appended as were waiting when the last fsync ended
+/// (`concurrency`), for at most half the last fsync's duration (a writer that stopped writing
+/// costs that wait once: the next fsync's end counts one writer fewer). This is
 /// the adaptive form of PostgreSQL's `commit_delay`/`commit_siblings` and MySQL's
 /// `binlog_group_commit_sync_delay`. A lone writer never waits.
 ///
