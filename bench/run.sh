@@ -172,9 +172,8 @@ for r in $(seq 1 "$RUNS"); do
         echo "   ($s: $(( $(date +%s) - t0 )) s)" | tee -a "$LOG" >&2
         rm -rf "$dir"
         # Let the removal's journal commit (with discards: ext4 here is mounted -o discard)
-        # and any writeback finish before the next store starts: otherwise they run during
-        # its first phases, on one of the two cores (bitcask, first in each round, saw its
-        # 2-thread reads vary 1.4-2.0x its 1-thread rate; Kyoto Cabinet's, later, 1.97-2.05x).
+        # and any writeback finish before the next store starts, rather than during its first
+        # phases on one of the two cores.
         sync
         sleep 2
     done
