@@ -6,8 +6,10 @@
 //! - Writes are serialised by one mutex held for the append (a copy into the active file's map,
 //!   or a `pwrite`; see `WriteMap`) and the keydir update, so
 //!   the keydir always reflects a prefix of the log. fsync happens outside that mutex (see
-//!   [`SyncState`]): under `SyncMode::Always`, writers that appended while an fsync was running all
-//!   ride on the next one (group commit).
+//!   [`SyncState`]), except the one that seals a full file (`rotate`: the sealed file must be
+//!   durable before any byte of the next one can be, or a power cut could keep a later write and
+//!   lose an earlier one). Under `SyncMode::Always`, writers that appended while an fsync was
+//!   running all ride on the next one, whose leader first waits for its group (group commit).
 //! - A fold copies the key locations while holding the write mutex (a consistent snapshot: no
 //!   half-applied write or batch), then reads without any lock, so its callback may call back into
 //!   the handle, writes included.
@@ -176,7 +178,7 @@ pub(crate) struct ActiveFile {
 ///
 /// Measured (the peer benchmark's bitcask binary, 4 writers x 2,000 synced puts against 1
 /// writer, medians of 5-6 runs alternated with the library before): 2.02x -> 2.61-2.81x one
-/// writer's rate, 2.1 -> 4.0 writes per fsync. Slower, tried: waking waiters with `unpark` in
+/// writer's rate (2.3x in a noisier hour), 2.1 -> 4.0 writes per fsync. Slower, tried: waking waiters with `unpark` in
 /// parallel instead of the condvar (2.15x), letting the writer that completes the group run
 /// the fsync (smaller groups), polling with `yield_now` near the expected end of an fsync
 /// (2.28x: on two cores the yielding waiters took the CPU from the writers still to come).
