@@ -29,8 +29,8 @@ _Static_assert(BC_VERSION_MAJOR == 0 && BC_VERSION_MINOR == 1 && BC_VERSION_PATC
 /* bc_stats: uint64_t fields in this order, no padding; fields are only ever added at the end,
  * so the ones below never move (extend the list when the header grows). */
 _Static_assert(sizeof(bc_stats) % sizeof(uint64_t) == 0, "bc_stats size");
-_Static_assert(sizeof(bc_stats) == offsetof(bc_stats, data_files_scanned) + 8,
-               "data_files_scanned is the last field");
+_Static_assert(sizeof(bc_stats) == offsetof(bc_stats, incomplete_merges) + 8,
+               "incomplete_merges is the last field");
 _Static_assert(offsetof(bc_stats, keys) == 0, "keys");
 _Static_assert(offsetof(bc_stats, data_files) == 8, "data_files");
 _Static_assert(offsetof(bc_stats, total_bytes) == 16, "total_bytes");
@@ -46,6 +46,7 @@ _Static_assert(offsetof(bc_stats, merges) == 88, "merges");
 _Static_assert(offsetof(bc_stats, reclaimed_bytes) == 96, "reclaimed_bytes");
 _Static_assert(offsetof(bc_stats, hint_files_loaded) == 104, "hint_files_loaded");
 _Static_assert(offsetof(bc_stats, data_files_scanned) == 112, "data_files_scanned");
+_Static_assert(offsetof(bc_stats, incomplete_merges) == 120, "incomplete_merges");
 
 /* Every function, assigned to a pointer of the signature the documentation gives. */
 static const char *(*const p_version)(void) = bc_version;

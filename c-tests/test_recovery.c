@@ -5,7 +5,10 @@
  *     truncated_bytes, everything before intact, new writes fine;
  *   - the last record cut in the middle: that record is gone (or its previous value is back),
  *     everything before intact;
- *   - one flipped byte inside a stored value: bc_get says BC_E_CORRUPT, never the wrong bytes.
+ *   - one flipped byte inside a stored value: bc_get says BC_E_CORRUPT, never the wrong bytes;
+ *   - a merge record (docs/FORMAT.md, "Merge files") naming an output file that is missing: the
+ *     input it names is kept and served, bc_stats counts one incomplete merge, new files take
+ *     ids above those the record names, and bc_merge retires the record.
  */
 #include "check.h"
 
@@ -256,6 +259,88 @@ static void test_flipped_byte(const char *root)
     CHECK_OK(bc_close(db));
 }
 
+/* CRC-32 (IEEE), as docs/FORMAT.md specifies. */
+static uint32_t crc32_ieee(const uint8_t *p, size_t n)
+{
+    uint32_t crc = 0xFFFFFFFFu;
+    for (size_t i = 0; i < n; i++) {
+        crc ^= p[i];
+        for (int b = 0; b < 8; b++)
+            crc = (crc & 1) ? (crc >> 1) ^ 0xEDB88320u : crc >> 1;
+    }
+    return ~crc;
+}
+
+static size_t put_le(uint8_t *at, uint64_t v, size_t bytes)
+{
+    for (size_t i = 0; i < bytes; i++)
+        at[i] = (uint8_t)(v >> (8 * i));
+    return bytes;
+}
+
+static void test_merge_record_without_its_output(const char *root)
+{
+    const char *dir = path_in(root, "incomplete-merge");
+    bc_db *db = NULL;
+    CHECK_OK(bc_open(dir, NULL, &db));
+    put_keys(db, 0, NKEYS, "kept");
+    CHECK_OK(bc_close(db));
+    CHECK(path_exists(path_in(dir, "0000000001.data")), "the store's one data file");
+
+    /* Version 2: merge id 9, inputs [1], outputs [(9, 4096 bytes)]; file 9 does not exist. */
+    uint8_t rec[64];
+    size_t n = 0;
+    memcpy(rec, "BCMERGE2", 8);
+    n += 8;
+    n += put_le(rec + n, 9, 4);
+    n += put_le(rec + n, 1, 4);
+    n += put_le(rec + n, 1, 4);
+    n += put_le(rec + n, 1, 4);
+    n += put_le(rec + n, 9, 4);
+    n += put_le(rec + n, 4096, 8);
+    n += put_le(rec + n, crc32_ieee(rec, n), 4);
+    const char *record = path_in(dir, "MERGED-9");
+    int fd = open(record, O_WRONLY | O_CREAT | O_EXCL, 0644);
+    CHECK(fd >= 0, "create %s: %s", record, strerror(errno));
+    write_full(fd, rec, n);
+    close(fd);
+
+    CHECK_OK(bc_open(dir, NULL, &db));
+    check_keys(db, 0, NKEYS, "kept");
+    bc_stats st = stats(db);
+    CHECK(st.incomplete_merges == 1, "incomplete_merges = %llu, want 1",
+          (unsigned long long)st.incomplete_merges);
+    CHECK(path_exists(path_in(dir, "0000000001.data")), "the input is kept");
+    CHECK(path_exists(record), "the record is kept");
+    put_keys(db, NKEYS, NKEYS + 10, "after");
+    CHECK(!path_exists(path_in(dir, "0000000009.data")), "no new file takes a named id");
+    CHECK(path_exists(path_in(dir, "0000000010.data")), "the new active file is above them");
+    CHECK_OK(bc_close(db));
+
+    /* Read-only sees the same. */
+    bc_options *ro = bc_options_new();
+    CHECK(ro != NULL, "bc_options_new");
+    CHECK_OK(bc_options_set_read_only(ro, 1));
+    CHECK_OK(bc_open(dir, ro, &db));
+    check_keys(db, 0, NKEYS, "kept");
+    check_keys(db, NKEYS, NKEYS + 10, "after");
+    CHECK(stats(db).incomplete_merges == 1, "read-only open counts it too");
+    CHECK_OK(bc_close(db));
+    bc_options_free(ro);
+
+    /* A merge rewrites the files and retires the record. */
+    CHECK_OK(bc_open(dir, NULL, &db));
+    CHECK_OK(bc_merge(db));
+    CHECK(stats(db).incomplete_merges == 0, "the merge retired the record");
+    CHECK(!path_exists(record), "record deleted by the merge");
+    CHECK_OK(bc_close(db));
+    CHECK_OK(bc_open(dir, NULL, &db));
+    check_keys(db, 0, NKEYS, "kept");
+    check_keys(db, NKEYS, NKEYS + 10, "after");
+    CHECK(stats(db).incomplete_merges == 0, "nothing left after the merge");
+    CHECK_OK(bc_close(db));
+}
+
 int main(void)
 {
     const char *root = test_tmpdir("recovery");
@@ -263,6 +348,7 @@ int main(void)
     test_cut_last_record(root, 0);
     test_cut_last_record(root, 1);
     test_flipped_byte(root);
+    test_merge_record_without_its_output(root);
     printf("test_recovery: ok\n");
     return 0;
 }

@@ -267,6 +267,15 @@ typedef struct bc_stats {
    * ...and data files that had to be scanned (no valid hint).
    */
   uint64_t data_files_scanned;
+  /**
+   * Merges that did not finish and cannot be: the merge record names output files that are
+   * missing or damaged (a copy or restore of the directory that missed files, files deleted
+   * by hand). Nothing such a record names is deleted: its input files are kept and served,
+   * and no new file takes an id it names. Nonzero means files are missing from the store
+   * directory; `bitcask verify` names them. The next merge rewrites the files and retires the
+   * records, bringing this back to 0.
+   */
+  uint64_t incomplete_merges;
 } bc_stats;
 
 #ifdef __cplusplus

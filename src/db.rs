@@ -35,7 +35,7 @@ use crate::format::{
 };
 use crate::keydir::{KeyDir, Loc};
 use crate::lock::DirLock;
-use crate::merge::{self, Pins};
+use crate::merge::{self, IncompleteMerge, Pins};
 use crate::options::{Options, SyncMode};
 use crate::recovery::{self, FileMeta, LoadStats};
 
@@ -78,6 +78,11 @@ pub struct Stats {
     /// At open: data files whose keys were loaded from their hint file, and files scanned.
     pub hint_files_loaded: u64,
     pub data_files_scanned: u64,
+    /// Merges that did not finish and cannot be finished: their record names outputs that are
+    /// missing or damaged, so their inputs were kept and are served (details:
+    /// [`Bitcask::incomplete_merges`], or `bitcask verify`). A later merge rewrites those files
+    /// and retires the records, bringing this back to 0.
+    pub incomplete_merges: u64,
 }
 
 /// One data file, as [`Bitcask::file_stats`] reports it.
@@ -145,6 +150,8 @@ pub(crate) struct WriteState {
     pub(crate) counters: LoadStats,
     pub(crate) merges: u64,
     pub(crate) reclaimed_bytes: u64,
+    /// Merges whose records name outputs that are not all in place (see [`IncompleteMerge`]).
+    pub(crate) incomplete_merges: Vec<IncompleteMerge>,
 }
 
 pub(crate) struct ActiveFile {
@@ -236,10 +243,21 @@ impl Bitcask {
         } else {
             Some(DirLock::acquire(&dir)?)
         };
-        if !opts.read_only {
-            merge::recover(&dir)?;
-        }
-        let loaded = recovery::load(&dir, !opts.read_only, opts)?;
+        // A read-only open changes nothing, but replays what a read-write open would leave.
+        let merges = if opts.read_only {
+            merge::inspect(&dir)?
+        } else {
+            merge::recover(&dir)?
+        };
+        let loaded = recovery::load(
+            &dir,
+            !opts.read_only,
+            opts,
+            &recovery::Exclusions {
+                dead_inputs: merges.dead_inputs(),
+                reserved_next_id: merges.reserved_next_id(),
+            },
+        )?;
         let mut files = loaded.files;
         let active = if opts.read_only {
             None
@@ -294,6 +312,7 @@ impl Bitcask {
                 counters: loaded.stats,
                 merges: 0,
                 reclaimed_bytes: 0,
+                incomplete_merges: merges.incomplete,
             }),
             sync: SyncState {
                 progress: Mutex::new(SyncProgress {
@@ -675,6 +694,7 @@ impl Bitcask {
             reclaimed_bytes: w.reclaimed_bytes,
             hint_files_loaded: w.counters.hint_files_loaded,
             data_files_scanned: w.counters.data_files_scanned,
+            incomplete_merges: w.incomplete_merges.len() as u64,
             ..Stats::default()
         };
         for (&id, m) in &w.files {
@@ -687,6 +707,12 @@ impl Bitcask {
             }
         }
         s
+    }
+
+    /// The merges that did not finish and cannot be finished (see [`IncompleteMerge`]), as
+    /// counted by [`Stats::incomplete_merges`].
+    pub fn incomplete_merges(&self) -> Vec<IncompleteMerge> {
+        self.inner.write.lock().incomplete_merges.clone()
     }
 
     /// Every data file with its size and how many of its bytes hold live values, in log order
@@ -894,7 +920,7 @@ impl Inner {
         Ok(())
     }
 
-    fn poison(&self, why: String) {
+    pub(crate) fn poison(&self, why: String) {
         let mut reason = self.poison_reason.lock();
         if reason.is_empty() {
             *reason = why;

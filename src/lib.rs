@@ -50,7 +50,7 @@ pub mod ffi;
 pub use batch::{Batch, Iter};
 pub use db::{Bitcask, FileStats, Stats};
 pub use error::{Error, ErrorKind, Result};
-pub use merge::MergeProgress;
+pub use merge::{IncompleteMerge, MergeProgress};
 pub use options::{
     MAX_EXPECTED_KEYS, MAX_FILE_SIZE_LIMIT, MAX_KEY_SIZE_LIMIT, MAX_VALUE_SIZE_LIMIT,
     MIN_FILE_SIZE, MergeTrigger, Options, SyncMode,

@@ -42,7 +42,6 @@ use crate::recovery::FileMeta;
 pub(crate) const MERGE_DIR: &str = "merge.tmp";
 const COMMIT_FILE: &str = "COMMIT";
 const MERGED_PREFIX: &str = "MERGED-";
-const COMMIT_MAGIC: &[u8; 8] = b"BCMERGE1";
 /// Keys published per hold of the write mutex: bounds how long a writer can wait.
 const PUBLISH_CHUNK: usize = 1024;
 const COPY_CHUNK: usize = 1 << 20;
@@ -139,111 +138,482 @@ impl Drop for Pin {
 }
 
 /// The commit record: which files a merge replaced by which.
+///
+/// ```text
+/// merge.tmp/COMMIT, then MERGED-<merge id>           version 2 (written since 0.1.x)
+///   offset size field
+///        0    8 magic        "BCMERGE2"
+///        8    4 merge id     u32: names the record; above every input id; the first output's
+///                            id when there are outputs. Records are finished in this order.
+///       12    4 inputs       u32 n, then n input file ids (u32 each)
+///        .    4 outputs      u32 m, then m entries of 12 bytes:
+///                              0  4 id       u32, the output file's id
+///                              4  8 length   u64, the output data file's length in bytes
+///        .    4 crc          crc32 of every byte before it
+///
+/// version 1 (still read): "BCMERGE1", u32 n, n input ids, u32 m >= 1, m output ids, crc32;
+/// the merge id is the first output's id, and output lengths are not recorded.
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
 struct Commit {
+    merge_id: u32,
     inputs: Vec<u32>,
-    outputs: Vec<u32>,
+    outputs: Vec<Output>,
 }
+
+/// One output file a commit record names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Output {
+    id: u32,
+    /// The data file's length; `None` in a version-1 record.
+    len: Option<u64>,
+}
+
+const COMMIT_MAGIC_V1: &[u8; 8] = b"BCMERGE1";
+const COMMIT_MAGIC: &[u8; 8] = b"BCMERGE2";
+/// The largest file id a store uses (`docs/FORMAT.md`, Limits).
+const MAX_FILE_ID: u32 = u32::MAX - 1;
 
 impl Commit {
     fn encode(&self) -> Vec<u8> {
         let mut b = COMMIT_MAGIC.to_vec();
-        for list in [&self.inputs, &self.outputs] {
-            b.extend_from_slice(&(list.len() as u32).to_le_bytes());
-            for id in list {
-                b.extend_from_slice(&id.to_le_bytes());
-            }
+        b.extend_from_slice(&self.merge_id.to_le_bytes());
+        b.extend_from_slice(&(self.inputs.len() as u32).to_le_bytes());
+        for id in &self.inputs {
+            b.extend_from_slice(&id.to_le_bytes());
+        }
+        b.extend_from_slice(&(self.outputs.len() as u32).to_le_bytes());
+        for o in &self.outputs {
+            b.extend_from_slice(&o.id.to_le_bytes());
+            b.extend_from_slice(&o.len.unwrap_or(0).to_le_bytes());
         }
         let crc = crc32fast::hash(&b);
         b.extend_from_slice(&crc.to_le_bytes());
         b
     }
 
+    /// Decodes a record of either version. `None` for anything this library did not write: a
+    /// bad magic or checksum, a short or overlong record, or ids that no merge would have named
+    /// (outputs not above every input, an id out of range or named twice).
     fn decode(b: &[u8]) -> Option<Commit> {
-        if b.len() < 8 + 4 + 4 + 4 || &b[..8] != COMMIT_MAGIC {
+        if b.len() < 8 + 4 {
             return None;
         }
+        let v2 = match &b[..8] {
+            m if m == COMMIT_MAGIC => true,
+            m if m == COMMIT_MAGIC_V1 => false,
+            _ => return None,
+        };
         let (body, crc) = b.split_at(b.len() - 4);
         if crc32fast::hash(body) != u32::from_le_bytes(crc.try_into().ok()?) {
             return None;
         }
         let mut pos = 8;
-        let mut list = || -> Option<Vec<u32>> {
-            let n = u32::from_le_bytes(body.get(pos..pos + 4)?.try_into().ok()?) as usize;
-            pos += 4;
-            let ids = body
-                .get(pos..pos + 4 * n)?
-                .chunks_exact(4)
-                .map(|c| u32::from_le_bytes(c.try_into().unwrap()))
-                .collect();
-            pos += 4 * n;
-            Some(ids)
+        let u32_at = |pos: &mut usize| -> Option<u32> {
+            let v = u32::from_le_bytes(body.get(*pos..*pos + 4)?.try_into().ok()?);
+            *pos += 4;
+            Some(v)
         };
-        let inputs = list()?;
-        let outputs = list()?;
-        // Every merge writes at least one output (its marker is named after the first); a record
-        // without one is not a merge this library wrote.
-        if outputs.is_empty() {
+        let merge_id = if v2 { Some(u32_at(&mut pos)?) } else { None };
+        let n = u32_at(&mut pos)? as usize;
+        let inputs = (0..n)
+            .map(|_| u32_at(&mut pos))
+            .collect::<Option<Vec<u32>>>()?;
+        let m = u32_at(&mut pos)? as usize;
+        let mut outputs = Vec::with_capacity(m.min(body.len() / 4));
+        for _ in 0..m {
+            let id = u32_at(&mut pos)?;
+            let len = if v2 {
+                let len = u64::from_le_bytes(body.get(pos..pos + 8)?.try_into().ok()?);
+                pos += 8;
+                Some(len)
+            } else {
+                None
+            };
+            outputs.push(Output { id, len });
+        }
+        if pos != body.len() {
             return None;
         }
-        Some(Commit { inputs, outputs })
+        // A version-1 record is named after its first output, so it always has one.
+        let merge_id = merge_id.or_else(|| outputs.first().map(|o| o.id))?;
+        let mut named: Vec<u32> = inputs.clone();
+        named.extend(outputs.iter().map(|o| o.id));
+        let distinct = {
+            let mut sorted = named.clone();
+            sorted.sort_unstable();
+            sorted.windows(2).all(|w| w[0] != w[1])
+        };
+        let in_range = |id: &u32| (1..=MAX_FILE_ID).contains(id);
+        let ordered = inputs.iter().all(|&i| i < merge_id)
+            && outputs.iter().all(|o| o.id >= merge_id)
+            && in_range(&merge_id);
+        (distinct && ordered && named.iter().all(in_range)).then_some(Commit {
+            merge_id,
+            inputs,
+            outputs,
+        })
     }
 }
 
-/// At a read-write open, before replay: finish committed merges, discard uncommitted output and
-/// half-written hints.
-pub(crate) fn recover(dir: &Path) -> Result<()> {
+/// A merge whose record names outputs that are not all in place (missing, cut short, with a
+/// damaged header, or disagreeing with their hint). Nothing it names is deleted: its inputs
+/// stay and are served, and its record stays, keeping its file ids from being reused, until a
+/// later merge rewrites every file it names that still exists.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IncompleteMerge {
+    /// The record (`MERGED-<id>` in the store directory, or `merge.tmp/COMMIT`).
+    pub record: PathBuf,
+    /// The input and output data file ids the record names.
+    pub inputs: Vec<u32>,
+    pub outputs: Vec<u32>,
+    /// Why the outputs are not in place (the first problem found), e.g.
+    /// `0000000002.data is missing`.
+    pub reason: String,
+}
+
+impl IncompleteMerge {
+    fn named(&self) -> impl Iterator<Item = u32> + '_ {
+        self.inputs.iter().chain(&self.outputs).copied()
+    }
+
+    /// What happened and what the store does about it, without the record's name.
+    pub fn describe(&self) -> String {
+        let list = |ids: &[u32]| {
+            ids.iter()
+                .map(|id| id.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        format!(
+            "merge of files [{}] into [{}] did not finish: {}; every file is kept and served, \
+             and a merge rewrites them and retires this record",
+            list(&self.inputs),
+            list(&self.outputs),
+            self.reason
+        )
+    }
+}
+
+impl std::fmt::Display for IncompleteMerge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = self.record.file_name().map_or_else(
+            || self.record.display().to_string(),
+            |n| n.to_string_lossy().into(),
+        );
+        write!(f, "{name}: {}", self.describe())
+    }
+}
+
+/// What the merge records of a store directory say, judged against the files present.
+#[derive(Default)]
+pub(crate) struct MergeRecords {
+    /// Records whose every output is in place, in merge order: their inputs are dead.
+    complete: Vec<(PathBuf, Commit)>,
+    /// Records whose outputs are not all in place.
+    pub incomplete: Vec<IncompleteMerge>,
+    /// Incomplete records with nothing left to protect: every data file they name that still
+    /// exists is an input of a later complete merge (which will delete it).
+    superseded: Vec<PathBuf>,
+    /// Files named like a record that do not decode as one: nothing is done on their word.
+    damaged: Vec<PathBuf>,
+    /// `merge.tmp/` exists without a valid `COMMIT`.
+    uncommitted_output: bool,
+    /// `merge.tmp/COMMIT` is valid and its outputs are in place, some still in `merge.tmp/`:
+    /// the next read-write open moves them in and finishes the merge. Until then the inputs are
+    /// what is replayed.
+    committed_in_tmp: bool,
+}
+
+impl MergeRecords {
+    /// One line per record that a read-write open will act on (finish, or remove as moot or
+    /// damaged), and for uncommitted output it will discard.
+    pub fn describe_pending(&self) -> Vec<String> {
+        let mut notes = Vec::new();
+        let name = |p: &Path| {
+            let parent = p
+                .parent()
+                .and_then(|d| d.file_name())
+                .filter(|d| *d == MERGE_DIR);
+            let file = p
+                .file_name()
+                .map(|n| n.to_string_lossy())
+                .unwrap_or_default();
+            match parent {
+                Some(_) => format!("{MERGE_DIR}/{file}"),
+                None => file.into_owned(),
+            }
+        };
+        for (path, c) in &self.complete {
+            notes.push(format!(
+                "{}: a merge finished writing files {:?}; the next read-write open deletes its \
+                 inputs {:?}, which are no longer replayed",
+                name(path),
+                c.outputs.iter().map(|o| o.id).collect::<Vec<_>>(),
+                c.inputs
+            ));
+        }
+        for path in &self.superseded {
+            notes.push(format!(
+                "{}: an unfinished merge that a later merge replaced; the next read-write open \
+                 removes the record",
+                name(path)
+            ));
+        }
+        for path in &self.damaged {
+            notes.push(format!(
+                "{}: not a valid merge record (damaged, or not written by this library); nothing is \
+                 deleted on its word, and the next read-write open removes it",
+                name(path)
+            ));
+        }
+        if self.committed_in_tmp {
+            notes.push(format!(
+                "{MERGE_DIR}/{COMMIT_FILE}: a merge committed but its outputs are not yet moved \
+                 into the store (interrupted, or running now); the next read-write open finishes it"
+            ));
+        }
+        if self.uncommitted_output {
+            notes.push(format!(
+                "{MERGE_DIR}/: output of a merge that never committed (interrupted, or running \
+                 now); the next read-write open deletes it"
+            ));
+        }
+        notes
+    }
+
+    /// Data files that are inputs of a complete merge: a read-only open does not replay them,
+    /// as a read-write open (which deletes them) would not.
+    pub fn dead_inputs(&self) -> std::collections::BTreeSet<u32> {
+        self.complete
+            .iter()
+            .flat_map(|(_, c)| c.inputs.iter().copied())
+            .collect()
+    }
+
+    /// One above the largest file id a kept record names: ids the store must not reuse, since a
+    /// new file under a missing output's id would make the record look complete.
+    pub fn reserved_next_id(&self) -> u32 {
+        self.incomplete
+            .iter()
+            .flat_map(|m| m.named())
+            .max()
+            .map_or(0, |id| id.saturating_add(1))
+    }
+}
+
+/// Reads the merge records of `dir` (the `MERGED-` records, and `merge.tmp/COMMIT` when it is
+/// valid) and judges each against the files present. Changes nothing.
+pub(crate) fn inspect(dir: &Path) -> Result<MergeRecords> {
+    let io = |op, path: &Path, e| Error::io(op, path.to_path_buf(), e);
+    let mut found: Vec<(PathBuf, Commit)> = Vec::new();
+    let mut out = MergeRecords::default();
+    let read = |path: &Path| match fs::read(path) {
+        Ok(bytes) => Ok(Some(Commit::decode(&bytes))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io("read merge record", path, e)),
+    };
+    let tmp = dir.join(MERGE_DIR);
+    let tmp_commit = tmp.join(COMMIT_FILE);
+    match read(&tmp_commit)? {
+        Some(Some(c)) => {
+            let where_is = |o: &Output| {
+                if format::data_path(&tmp, o.id).exists() {
+                    &tmp
+                } else {
+                    dir
+                }
+            };
+            let some_in_tmp = c.outputs.iter().any(|o| *where_is(o) == tmp);
+            let in_place = c
+                .outputs
+                .iter()
+                .all(|o| matches!(output_problem(where_is(o), o), Ok(None)));
+            if some_in_tmp && in_place {
+                out.committed_in_tmp = true;
+            } else {
+                found.push((tmp_commit, c));
+            }
+        }
+        // An unreadable COMMIT is an uncommitted merge, not a damaged record.
+        _ => out.uncommitted_output = tmp.exists(),
+    }
+    let entries = fs::read_dir(dir).map_err(|e| io("list store directory", dir, e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| io("list store directory", dir, e))?;
+        if !entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with(MERGED_PREFIX)
+        {
+            continue;
+        }
+        let path = entry.path();
+        match read(&path)? {
+            Some(Some(c)) => found.push((path, c)),
+            Some(None) => out.damaged.push(path),
+            None => {}
+        }
+    }
+    // Older merges first: a later merge may have taken an earlier one's outputs as inputs.
+    found.sort_by_key(|(_, c)| c.merge_id);
+    let mut pending: Vec<(u32, IncompleteMerge)> = Vec::new();
+    for (path, commit) in found {
+        match commit
+            .outputs
+            .iter()
+            .find_map(|o| output_problem(dir, o).transpose())
+            .transpose()
+            .map_err(|e| io("check merge output", &path, e))?
+        {
+            None => out.complete.push((path, commit)),
+            Some(reason) => pending.push((
+                commit.merge_id,
+                IncompleteMerge {
+                    record: path,
+                    inputs: commit.inputs,
+                    outputs: commit.outputs.iter().map(|o| o.id).collect(),
+                    reason,
+                },
+            )),
+        }
+    }
+    let dead = out.dead_inputs();
+    for (merge_id, m) in pending {
+        let later_complete = out.complete.iter().any(|(_, c)| c.merge_id > merge_id);
+        let protects_nothing = m
+            .named()
+            .all(|id| dead.contains(&id) || !format::data_path(dir, id).exists());
+        if later_complete && protects_nothing {
+            out.superseded.push(m.record);
+        } else {
+            out.incomplete.push(m);
+        }
+    }
+    Ok(out)
+}
+
+/// Why output `o` of a merge is not in place in `dir`; `None` when its data file is there with
+/// an intact header naming it, the length the record gives (a version-1 record gives none: then
+/// the hint, which records it, must be there), and a hint, if it has one, that matches it.
+fn output_problem(dir: &Path, o: &Output) -> std::io::Result<Option<String>> {
+    use std::os::unix::fs::FileExt;
+    let path = format::data_path(dir, o.id);
+    let name = path
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into());
+    let file = match File::open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(Some(format!("{name} is missing")));
+        }
+        Err(e) => return Err(e),
+    };
+    let len = file.metadata()?.len();
+    let mut head = [0u8; FILE_HEADER_LEN];
+    let got = file.read_at(&mut head, 0)?;
+    let header = match FileHeader::decode(&head[..got], FileKind::Data) {
+        Ok(h) if h.file_id == o.id => h,
+        Ok(h) => {
+            return Ok(Some(format!(
+                "{name}'s header names file {}, not {}",
+                h.file_id, o.id
+            )));
+        }
+        Err(why) => return Ok(Some(format!("{name} has a damaged header ({why})"))),
+    };
+    if let Some(want) = o.len
+        && len != want
+    {
+        return Ok(Some(format!(
+            "{name} is {len} bytes; the merge wrote {want}"
+        )));
+    }
+    let hint = format::hint_path(dir, o.id);
+    if hint.exists() {
+        if hint::load(dir, o.id, header.order, len, &mut |_| {}).is_none() {
+            return Ok(Some(format!(
+                "{name}'s hint does not match it (the hint is damaged, or the data file is not \
+                 the one the merge wrote)"
+            )));
+        }
+    } else if o.len.is_none() {
+        return Ok(Some(format!(
+            "{name}'s hint is missing, and the version-1 merge record gives no length to check \
+             the file against"
+        )));
+    }
+    Ok(None)
+}
+
+/// At a read-write open, before replay: finish committed merges whose outputs are all in place,
+/// discard uncommitted output and half-written hints, and keep (and report) every merge whose
+/// outputs are not all in place. Returns what is left: the incomplete merges.
+pub(crate) fn recover(dir: &Path) -> Result<MergeRecords> {
     let tmp = dir.join(MERGE_DIR);
     let io = |op, path: &Path, e| Error::io(op, path.to_path_buf(), e);
     if let Ok(bytes) = fs::read(tmp.join(COMMIT_FILE))
         && let Some(commit) = Commit::decode(&bytes)
     {
-        // Committed but not fully moved in: finish the move.
-        for &id in &commit.outputs {
+        // Committed but not fully moved in: finish the move. Whether the outputs are all in
+        // place is judged below, with every other record.
+        for o in &commit.outputs {
             for (from, to) in [
-                (format::data_path(&tmp, id), format::data_path(dir, id)),
-                (format::hint_path(&tmp, id), format::hint_path(dir, id)),
+                (format::data_path(&tmp, o.id), format::data_path(dir, o.id)),
+                (format::hint_path(&tmp, o.id), format::hint_path(dir, o.id)),
             ] {
                 if from.exists() {
                     fs::rename(&from, &to).map_err(|e| io("finish merge", &from, e))?;
                 }
             }
         }
-        // The outputs' new names must be durable before the marker that says to delete the
+        // The outputs' new names must be durable before the record that says to delete the
         // inputs: a file system may persist renames out of order.
         sync_dir(dir)?;
-        let marker = dir.join(format!("{MERGED_PREFIX}{}", commit.outputs[0]));
+        let marker = dir.join(format!("{MERGED_PREFIX}{}", commit.merge_id));
         fs::rename(tmp.join(COMMIT_FILE), &marker).map_err(|e| io("finish merge", &marker, e))?;
         sync_dir(dir)?;
     }
+    // What is left in merge.tmp was never committed: the inputs hold all of it.
     if tmp.exists() {
         fs::remove_dir_all(&tmp).map_err(|e| io("remove unfinished merge output", &tmp, e))?;
     }
     let entries = fs::read_dir(dir).map_err(|e| io("list store directory", dir, e))?;
     for entry in entries {
         let entry = entry.map_err(|e| io("list store directory", dir, e))?;
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        if name.ends_with(".hint.tmp") {
+        if entry.file_name().to_string_lossy().ends_with(".hint.tmp") {
             // A hint whose writer was killed; hints are rewritten on demand.
             let path = entry.path();
             fs::remove_file(&path).map_err(|e| io("remove unfinished hint", &path, e))?;
-            continue;
         }
-        if !name.starts_with(MERGED_PREFIX) {
-            continue;
-        }
-        let marker = entry.path();
-        if let Ok(bytes) = fs::read(&marker)
-            && let Some(commit) = Commit::decode(&bytes)
-        {
-            delete_files(dir, &commit.inputs)?;
-            // The deletions must be durable before the record of what to delete goes.
-            sync_dir(dir)?;
-        }
-        // A damaged record cannot say what to delete; the duplicates it leaves are harmless.
-        fs::remove_file(&marker).map_err(|e| io("remove merge record", &marker, e))?;
     }
-    sync_dir(dir)
+
+    let mut records = inspect(dir)?;
+    // A record that does not decode cannot say what to delete, and one with nothing left to
+    // protect is replaced by the later merge that rewrote its files: neither needs keeping.
+    for path in records
+        .damaged
+        .drain(..)
+        .chain(records.superseded.drain(..))
+    {
+        remove_if_present(&path).map_err(|e| io("remove merge record", &path, e))?;
+    }
+    sync_dir(dir)?;
+    for (marker, commit) in std::mem::take(&mut records.complete) {
+        delete_files(dir, &commit.inputs)?;
+        // The deletions must be durable before the record of what to delete goes.
+        sync_dir(dir)?;
+        remove_if_present(&marker).map_err(|e| io("remove merge record", &marker, e))?;
+    }
+    sync_dir(dir)?;
+    Ok(records)
+}
+
+fn remove_if_present(path: &Path) -> std::io::Result<()> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
 }
 
 fn delete_files(dir: &Path, ids: &[u32]) -> Result<()> {
@@ -367,10 +737,21 @@ impl Inner {
             return Ok(());
         };
         let tmp = self.dir.join(MERGE_DIR);
-        let result = self.merge_into(&tmp, &inputs, order, progress);
-        if result.is_err() {
+        let mut committed = false;
+        let result = self.merge_into(&tmp, &inputs, order, progress, &mut committed);
+        match &result {
             // Nothing is committed before the COMMIT file exists; drop the partial output.
-            let _ = fs::remove_dir_all(&tmp);
+            Err(_) if !committed => {
+                let _ = fs::remove_dir_all(&tmp);
+            }
+            // Committed but not published: what is on disk is right, what this handle knows is
+            // not (the outputs are not among its files, so a later merge would leave them behind
+            // as stale copies). Only a reopen finishes it from the record.
+            Err(e) => self.poison(format!(
+                "a merge failed after its commit point ({e}); close and reopen the store to \
+                 finish it"
+            )),
+            Ok(()) => {}
         }
         result
     }
@@ -381,6 +762,7 @@ impl Inner {
         inputs: &[(u32, FileMeta)],
         order: u32,
         progress: &mut dyn FnMut(&MergeProgress),
+        committed: &mut bool,
     ) -> Result<()> {
         if tmp.exists() {
             fs::remove_dir_all(tmp)
@@ -448,12 +830,16 @@ impl Inner {
 
         // Commit point.
         let commit = Commit {
-            inputs: input_ids.clone(),
-            outputs: if outputs.is_empty() {
-                vec![self.allocate_file_id()?]
-            } else {
-                outputs.iter().map(|(id, _)| *id).collect()
+            merge_id: match outputs.first() {
+                Some(&(id, _)) => id,
+                // Nothing was live: the record still needs a name above every input.
+                None => self.allocate_file_id()?,
             },
+            inputs: input_ids.clone(),
+            outputs: outputs
+                .iter()
+                .map(|&(id, len)| Output { id, len: Some(len) })
+                .collect(),
         };
         let commit_path = tmp.join(COMMIT_FILE);
         (|| -> std::io::Result<()> {
@@ -463,6 +849,7 @@ impl Inner {
         })()
         .map_err(|e| Error::io("write merge commit record", commit_path.clone(), e))?;
         sync_dir(tmp)?;
+        *committed = true;
 
         // From here on the merge is durable; a failure below is finished by the next open.
         for &(id, _) in &outputs {
@@ -476,13 +863,12 @@ impl Inner {
         // The outputs' names must be durable before the marker that retires the inputs: a file
         // system may persist the two renames out of order.
         sync_dir(&self.dir)?;
-        let marker = self
-            .dir
-            .join(format!("{MERGED_PREFIX}{}", commit.outputs[0]));
+        let marker = self.dir.join(format!("{MERGED_PREFIX}{}", commit.merge_id));
         fs::rename(&commit_path, &marker)
             .map_err(|e| Error::io("publish merge output", marker.clone(), e))?;
         let _ = fs::remove_dir(tmp);
         sync_dir(&self.dir)?;
+        self.retire_superseded_records(&input_ids);
 
         // Publish in memory.
         let bytes_in: u64 = inputs.iter().map(|(_, m)| m.len).sum();
@@ -657,16 +1043,52 @@ impl Inner {
             .into_iter()
             .partition(|(epoch, _, _)| oldest_running.is_none_or(|oldest| oldest >= *epoch));
         pins.retired = waiting;
-        for (_, ids, marker) in ready {
+        let mut ready = ready.into_iter();
+        while let Some((epoch, ids, marker)) = ready.next() {
             for &id in &ids {
                 self.files.forget(id);
             }
-            // On failure the files stay; the next open deletes them from the record.
             // The deletions must be durable before the record of what to delete goes.
-            if delete_files(&self.dir, &ids).is_ok() && sync_dir(&self.dir).is_ok() {
-                let _ = fs::remove_file(&marker);
+            let deleted = delete_files(&self.dir, &ids).is_ok() && sync_dir(&self.dir).is_ok();
+            if deleted && remove_if_present(&marker).is_ok() {
+                continue;
+            }
+            // Retried at the next reap, and finished from the record by the next open. Later
+            // merges wait: one may have merged this one's outputs, and deleting those while this
+            // record stays would leave it naming missing outputs, so its remaining inputs would
+            // be served again.
+            let mut back: Vec<_> = std::iter::once((epoch, ids, marker)).chain(ready).collect();
+            back.append(&mut pins.retired);
+            pins.retired = back;
+            break;
+        }
+    }
+
+    /// Removes the records of incomplete merges that the merge whose inputs are `inputs` (just
+    /// committed, its record durable) makes moot: every data file they name that still exists
+    /// is one of those inputs, which this merge rewrote and will delete.
+    fn retire_superseded_records(&self, inputs: &[u32]) {
+        let moot: Vec<IncompleteMerge> = {
+            let mut w = self.write.lock();
+            let (moot, kept) = std::mem::take(&mut w.incomplete_merges)
+                .into_iter()
+                .partition(|m: &IncompleteMerge| {
+                    m.named().all(|id| {
+                        inputs.contains(&id) || !format::data_path(&self.dir, id).exists()
+                    })
+                });
+            w.incomplete_merges = kept;
+            moot
+        };
+        let mut failed = Vec::new();
+        for m in moot {
+            if remove_if_present(&m.record).is_err() {
+                failed.push(m);
             }
         }
+        // A record left behind is judged again at the next open.
+        let _ = sync_dir(&self.dir);
+        self.write.lock().incomplete_merges.extend(failed);
     }
 
     /// Body of the background thread: hints for sealed files, sweeps of expired keys, and
@@ -742,21 +1164,99 @@ impl Inner {
 mod tests {
     use super::*;
 
+    fn v1(inputs: &[u32], outputs: &[u32]) -> Vec<u8> {
+        let mut b = COMMIT_MAGIC_V1.to_vec();
+        for list in [inputs, outputs] {
+            b.extend_from_slice(&(list.len() as u32).to_le_bytes());
+            for id in list {
+                b.extend_from_slice(&id.to_le_bytes());
+            }
+        }
+        let crc = crc32fast::hash(&b);
+        b.extend_from_slice(&crc.to_le_bytes());
+        b
+    }
+
     #[test]
     fn commit_record_round_trips_and_rejects_damage() {
         let c = Commit {
+            merge_id: 9,
             inputs: vec![1, 2, 5],
-            outputs: vec![9, 10],
+            outputs: vec![
+                Output {
+                    id: 9,
+                    len: Some(4096),
+                },
+                Output {
+                    id: 10,
+                    len: Some(24),
+                },
+            ],
         };
         let b = c.encode();
-        let d = Commit::decode(&b).unwrap();
-        assert_eq!((d.inputs, d.outputs), (vec![1, 2, 5], vec![9, 10]));
+        assert_eq!(&b[..8], b"BCMERGE2");
+        assert_eq!(b.len(), 8 + 4 + 4 + 3 * 4 + 4 + 2 * 12 + 4);
+        assert_eq!(Commit::decode(&b), Some(c));
         for i in 0..b.len() {
             let mut bad = b.clone();
             bad[i] ^= 1;
             assert!(Commit::decode(&bad).is_none(), "flip at {i}");
             assert!(Commit::decode(&b[..i]).is_none(), "cut at {i}");
         }
+        // A merge that found nothing live has a record without outputs.
+        let empty = Commit {
+            merge_id: 7,
+            inputs: vec![3, 4],
+            outputs: vec![],
+        };
+        assert_eq!(Commit::decode(&empty.encode()), Some(empty));
+    }
+
+    #[test]
+    fn version_1_records_are_read_without_lengths() {
+        let d = Commit::decode(&v1(&[1, 2], &[6, 7])).unwrap();
+        assert_eq!(d.merge_id, 6);
+        assert_eq!(d.inputs, vec![1, 2]);
+        assert_eq!(
+            d.outputs,
+            vec![Output { id: 6, len: None }, Output { id: 7, len: None }]
+        );
+        // Version 1 names the record after its first output, so it must have one.
+        assert!(Commit::decode(&v1(&[1], &[])).is_none());
+    }
+
+    #[test]
+    fn records_naming_ids_no_merge_would_name_are_refused() {
+        let record = |merge_id, inputs: Vec<u32>, outputs: &[u32]| {
+            Commit {
+                merge_id,
+                inputs,
+                outputs: outputs
+                    .iter()
+                    .map(|&id| Output { id, len: Some(24) })
+                    .collect(),
+            }
+            .encode()
+        };
+        assert!(Commit::decode(&record(5, vec![1, 2], &[5, 6])).is_some());
+        // An output that is also an input would be deleted as an input.
+        assert!(Commit::decode(&v1(&[1, 6], &[6])).is_none());
+        assert!(Commit::decode(&record(5, vec![1, 5], &[5])).is_none());
+        // Outputs not above every input, or below the merge id.
+        assert!(Commit::decode(&v1(&[1, 7], &[6])).is_none());
+        assert!(Commit::decode(&record(5, vec![1], &[4])).is_none());
+        // An id named twice, or out of range.
+        assert!(Commit::decode(&record(5, vec![1, 1], &[5])).is_none());
+        assert!(Commit::decode(&v1(&[0], &[3])).is_none());
+        assert!(Commit::decode(&v1(&[1], &[u32::MAX])).is_none());
+        assert!(Commit::decode(&record(u32::MAX, vec![1], &[])).is_none());
+        // Trailing bytes.
+        let mut long = record(5, vec![1], &[5]);
+        long.splice(long.len() - 4..long.len() - 4, [0u8; 4]);
+        let crc = crc32fast::hash(&long[..long.len() - 4]);
+        let n = long.len();
+        long[n - 4..].copy_from_slice(&crc.to_le_bytes());
+        assert!(Commit::decode(&long).is_none());
     }
 
     #[test]

@@ -94,14 +94,33 @@ pub(crate) struct Loaded {
 /// file; each pass can only shorten it, and in practice the second pass cuts nothing.
 const MAX_CUT_PASSES: u32 = 8;
 
+/// What the store's merge records (`merge::inspect`) take out of a replay.
+#[derive(Default)]
+pub(crate) struct Exclusions {
+    /// Inputs of merges whose outputs are all in place: not replayed (a read-write open has
+    /// already deleted them; a read-only one leaves them).
+    pub dead_inputs: std::collections::BTreeSet<u32>,
+    /// Ids below this are named by a merge record that is kept: no file is created under them,
+    /// and none of them is appended to.
+    pub reserved_next_id: u32,
+}
+
+impl Exclusions {
+    /// Whether a kept merge record may name file `id`: such a file is not written to, and its
+    /// hint is not rebuilt (a hint rebuilt from a cut-short output would vouch for its length).
+    pub fn is_kept(&self, id: u32) -> bool {
+        id < self.reserved_next_id
+    }
+}
+
 /// Replays every data file of `dir` into a new keydir. A read-write open (`repair`) truncates a
 /// torn tail and rewrites a half-written header of the last file; a read-only one changes nothing.
-pub(crate) fn load(dir: &Path, repair: bool, opts: &Options) -> Result<Loaded> {
+pub(crate) fn load(dir: &Path, repair: bool, opts: &Options, skip: &Exclusions) -> Result<Loaded> {
     let mut truncated = 0;
     let mut tail_cut = None;
     let mut pass = 1;
     loop {
-        let (mut loaded, cut) = load_once(dir, repair, opts, tail_cut)?;
+        let (mut loaded, cut) = load_once(dir, repair, opts, skip, tail_cut)?;
         loaded.stats.truncated_bytes += truncated;
         match cut {
             // Where replay resumes after damage depends on what follows it (a candidate record
@@ -124,13 +143,14 @@ fn load_once(
     dir: &Path,
     repair: bool,
     opts: &Options,
+    skip: &Exclusions,
     tail_cut: Option<(u32, u64)>,
 ) -> Result<(Loaded, Option<(u32, u64)>)> {
     let max_file_size = opts.max_file_size;
     let mut cut_damaged_tail = None;
     let now = crate::db::now_secs();
     let mut ids: Vec<u32> = Vec::new();
-    let mut next_id: u32 = 1;
+    let mut next_id: u32 = skip.reserved_next_id.max(1);
     let entries =
         fs::read_dir(dir).map_err(|e| Error::io("list store directory", dir.to_path_buf(), e))?;
     for entry in entries {
@@ -140,7 +160,7 @@ fn load_once(
             continue;
         };
         next_id = next_id.max(id.saturating_add(1));
-        if kind == FileKind::Data {
+        if kind == FileKind::Data && !skip.dead_inputs.contains(&id) {
             ids.push(id);
         }
     }
@@ -148,7 +168,8 @@ fn load_once(
         return Err(Error::corrupt(
             dir,
             0,
-            "file ids are exhausted (a file named 4294967294.data or above exists)",
+            "file ids are exhausted (a file named 4294967294.data or above exists, or a merge \
+             record that is kept names one)",
         ));
     }
 
@@ -233,7 +254,7 @@ fn load_once(
             }
             None => {
                 stats.data_files_scanned += 1;
-                if !is_tail && header_ok {
+                if !is_tail && header_ok && !skip.is_kept(id) {
                     missing_hints.push(id);
                 }
                 let file =
@@ -264,12 +285,15 @@ fn load_once(
                 }
             }
             // A file with a damaged header is read but never appended to again.
-            let writable = (header_ok || len < FILE_HEADER_LEN as u64) && order == id;
+            // Nor is a file a kept merge record names: if the record's outputs turned up, the
+            // next open would delete it, appends included.
+            let writable =
+                (header_ok || len < FILE_HEADER_LEN as u64) && order == id && !skip.is_kept(id);
             if repair && writable && kept_len < max_file_size {
                 // Its hint stays: appending makes it stale (the length check), and if nothing is
                 // appended, close need not write it again.
                 resume = Some((id, kept_len, from_hint.is_some()));
-            } else if repair && from_hint.is_none() && header_ok {
+            } else if repair && from_hint.is_none() && header_ok && !skip.is_kept(id) {
                 missing_hints.push(id);
             }
         }

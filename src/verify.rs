@@ -42,6 +42,10 @@ pub enum ProblemKind {
     /// A hint file that is damaged, stale, or disagrees with its data file. The engine ignores it
     /// and scans the data file (slower, never wrong); repair rebuilds or deletes it.
     Hint,
+    /// A merge record whose outputs are not all in place (see
+    /// [`IncompleteMerge`](crate::IncompleteMerge)). The engine keeps and serves every file it
+    /// names; repair leaves it, and the next merge rewrites those files and retires the record.
+    IncompleteMerge,
 }
 
 /// One problem, at a byte offset of one file.
@@ -154,11 +158,6 @@ fn analyse(dir: &Path, report: &mut VerifyReport, progress: &mut dyn FnMut(&Path
         let entry = entry.map_err(|e| Error::io("list store directory", dir.to_path_buf(), e))?;
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
-        if name == crate::merge::MERGE_DIR || name.starts_with("MERGED-") {
-            report.notes.push(format!(
-                "{name}: a merge was interrupted or is running; the next read-write open finishes or discards it"
-            ));
-        }
         match format::parse_file_name(name) {
             Some((id, FileKind::Data)) => data_ids.push(id),
             Some((id, FileKind::Hint)) => hint_ids.push(id),
@@ -167,6 +166,7 @@ fn analyse(dir: &Path, report: &mut VerifyReport, progress: &mut dyn FnMut(&Path
     }
     data_ids.sort_unstable();
     hint_ids.sort_unstable();
+    let named_by_incomplete_merges = check_merge_records(dir, report)?;
 
     let mut plan = Plan::default();
     let mut files = Vec::with_capacity(data_ids.len());
@@ -322,7 +322,10 @@ fn analyse(dir: &Path, report: &mut VerifyReport, progress: &mut dyn FnMut(&Path
                     kind: ProblemKind::Hint,
                     what,
                 });
-                if is_newest || !f.header_ok {
+                if named_by_incomplete_merges.contains(&f.id) {
+                    // Rebuilt from the file as it is, the hint would vouch for an output the
+                    // merge record cannot vouch for; the next merge rewrites the file.
+                } else if is_newest || !f.header_ok {
                     plan.delete_hints.push(f.id);
                 } else {
                     plan.rebuild_hints.push((f.id, f.order));
@@ -345,6 +348,24 @@ fn analyse(dir: &Path, report: &mut VerifyReport, progress: &mut dyn FnMut(&Path
         .problems
         .sort_by(|a, b| (&a.file, a.offset).cmp(&(&b.file, b.offset)));
     Ok(plan)
+}
+
+/// Reports what the store's merge records say: an incomplete merge is a problem, the rest notes.
+/// Returns the data file ids that incomplete merges name.
+fn check_merge_records(dir: &Path, report: &mut VerifyReport) -> Result<Vec<u32>> {
+    let records = crate::merge::inspect(dir)?;
+    let mut named = Vec::new();
+    for m in &records.incomplete {
+        named.extend(m.inputs.iter().chain(&m.outputs).copied());
+        report.problems.push(Problem {
+            file: m.record.clone(),
+            offset: 0,
+            kind: ProblemKind::IncompleteMerge,
+            what: m.describe(),
+        });
+    }
+    report.notes.extend(records.describe_pending());
+    Ok(named)
 }
 
 /// One record the replay applied, as a hint entry must describe it.

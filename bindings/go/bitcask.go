@@ -652,6 +652,7 @@ type Stats struct {
 	ReclaimedBytes   uint64 // bytes freed by this handle's merges
 	HintFilesLoaded  uint64 // data files indexed from hint files at open
 	DataFilesScanned uint64 // data files scanned at open
+	IncompleteMerges uint64 // merges whose outputs are missing or damaged: inputs kept and served
 }
 
 // Stats returns the store's current counters.
@@ -682,6 +683,7 @@ func (d *DB) Stats() (Stats, error) {
 		ReclaimedBytes:   uint64(s.reclaimed_bytes),
 		HintFilesLoaded:  uint64(s.hint_files_loaded),
 		DataFilesScanned: uint64(s.data_files_scanned),
+		IncompleteMerges: uint64(s.incomplete_merges),
 	}, nil
 }
 

@@ -2,8 +2,10 @@ package bitcask_test
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"os"
 	"path/filepath"
 	"sort"
@@ -1152,4 +1154,34 @@ func TestExpectedKeys(t *testing.T) {
 	_, err := bitcask.Open(filepath.Join(t.TempDir(), "db"), &bitcask.Options{ExpectedKeys: 1<<32 + 1})
 	e := wantCode(t, err, bitcask.ErrInvalid, "expected_keys")
 	t.Logf("ExpectedKeys 1<<32+1: %v", e)
+}
+
+func TestStatsCountAMergeWhoseOutputIsMissing(t *testing.T) {
+	db, dir := openTemp(t, nil)
+	mustPut(t, db, "a", "1")
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// A version-2 merge record (docs/FORMAT.md): merge 9 of file 1 into file 9, which is absent.
+	rec := []byte("BCMERGE2")
+	for _, v := range []uint32{9, 1, 1, 1, 9} {
+		rec = binary.LittleEndian.AppendUint32(rec, v)
+	}
+	rec = binary.LittleEndian.AppendUint64(rec, 4096)
+	rec = binary.LittleEndian.AppendUint32(rec, crc32.ChecksumIEEE(rec))
+	if err := os.WriteFile(filepath.Join(dir, "MERGED-9"), rec, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	db = open(t, dir, nil)
+	defer db.Close()
+	if got := mustGet(t, db, "a"); got != "1" {
+		t.Fatalf("a = %q", got)
+	}
+	st, err := db.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.IncompleteMerges != 1 {
+		t.Fatalf("IncompleteMerges = %d, want 1", st.IncompleteMerges)
+	}
 }

@@ -73,7 +73,8 @@ export interface Stats {
   merges: number;
   reclaimedBytes: number;
   hintFilesLoaded: number;
-  dataFilesScanned: number;
+  /** Merges whose outputs are missing or damaged: their inputs are kept and served (bitcask verify names them). */
+  incompleteMerges: number;
 }
 
 export type BatchOp =

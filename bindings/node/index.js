@@ -78,6 +78,9 @@ const BcStats = koffi.struct('bc_stats', {
   reclaimed_bytes: 'uint64_t',
   hint_files_loaded: 'uint64_t',
   data_files_scanned: 'uint64_t',
+  incomplete_merges: 'uint64_t',
+  // bc_stats_get has no size argument: room for fields a newer library may append.
+  _reserved: koffi.array('uint64_t', 48),
 });
 
 // Library-owned static / thread-local strings: 'const char *' decodes (copies) them, nothing to free.
@@ -561,6 +564,7 @@ const STATS_FIELDS = [
   ['sealedLiveBytes', 'sealed_live_bytes'], ['sealedDeadBytes', 'sealed_dead_bytes'],
   ['merges', 'merges'], ['reclaimedBytes', 'reclaimed_bytes'],
   ['hintFilesLoaded', 'hint_files_loaded'], ['dataFilesScanned', 'data_files_scanned'],
+  ['incompleteMerges', 'incomplete_merges'],
 ];
 
 class Bitcask {

@@ -587,7 +587,7 @@ fn cmd_stats(_: &Spec, p: &Parsed) -> CmdResult {
             })
             .collect();
         format!(
-            "{{\"keys\":{},\"data_files\":{},\"total_bytes\":{},\"live_bytes\":{},\"dead_bytes\":{},\"fragmentation_percent\":{:.1},\"corrupt_records\":{},\"corrupt_bytes\":{},\"torn_tail_bytes\":{},\"hint_files_loaded\":{},\"data_files_scanned\":{},\"merge_advised\":{},\"files\":[{}]}}\n",
+            "{{\"keys\":{},\"data_files\":{},\"total_bytes\":{},\"live_bytes\":{},\"dead_bytes\":{},\"fragmentation_percent\":{:.1},\"corrupt_records\":{},\"corrupt_bytes\":{},\"torn_tail_bytes\":{},\"hint_files_loaded\":{},\"data_files_scanned\":{},\"incomplete_merges\":{},\"merge_advised\":{},\"files\":[{}]}}\n",
             s.keys,
             s.data_files,
             s.total_bytes,
@@ -599,6 +599,7 @@ fn cmd_stats(_: &Spec, p: &Parsed) -> CmdResult {
             s.truncated_bytes,
             s.hint_files_loaded,
             s.data_files_scanned,
+            s.incomplete_merges,
             advised,
             per_file.join(",")
         )
@@ -617,6 +618,12 @@ fn cmd_stats(_: &Spec, p: &Parsed) -> CmdResult {
             t.push_str(&format!(
                 "damage          {} damaged records ({} bytes) skipped, {} bytes of torn tail ignored (run `bitcask verify`)\n",
                 s.corrupt_records, s.corrupt_bytes, s.truncated_bytes
+            ));
+        }
+        if s.incomplete_merges > 0 {
+            t.push_str(&format!(
+                "merges         {} did not finish: their output files are missing or damaged, so their inputs are kept and served (run `bitcask verify`)\n",
+                s.incomplete_merges
             ));
         }
         t.push_str(&format!(

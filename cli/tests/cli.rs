@@ -717,3 +717,36 @@ fn dump_of_one_pair_is_the_example_in_cli_md_byte_for_byte() {
         .collect();
     assert_eq!(got, example);
 }
+
+#[test]
+fn stats_and_verify_report_a_merge_whose_output_is_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    one_file_store(dir.path(), 20);
+    // A version-2 merge record (docs/FORMAT.md): merge 9 of file 1 into file 9, which is absent.
+    let mut rec = b"BCMERGE2".to_vec();
+    for v in [9u32, 1, 1, 1, 9] {
+        rec.extend_from_slice(&v.to_le_bytes());
+    }
+    rec.extend_from_slice(&4096u64.to_le_bytes());
+    let crc = crc32fast::hash(&rec);
+    rec.extend_from_slice(&crc.to_le_bytes());
+    std::fs::write(dir.path().join("MERGED-9"), &rec).unwrap();
+
+    let text = stdout(&ok(run(&["stats", p(dir.path())])));
+    assert!(text.contains("merges         1 did not finish"), "{text}");
+    let v: serde_json::Value =
+        serde_json::from_str(&stdout(&ok(run(&["stats", p(dir.path()), "--json"])))).unwrap();
+    assert_eq!(v["incomplete_merges"], 1);
+    assert_eq!(v["keys"], 20);
+
+    let o = run(&["verify", p(dir.path())]);
+    assert_eq!(code(&o), 4, "a problem: {}", stdout(&o));
+    assert!(
+        stdout(&o).contains(
+            "MERGED-9: offset 0: merge of files [1] into [9] did not finish: \
+             0000000009.data is missing"
+        ),
+        "{}",
+        stdout(&o)
+    );
+}

@@ -7,7 +7,8 @@
 //! Input: one config byte, then files, each `[tag][len: u16 LE][len payload bytes]`:
 //! - `tag & 3`: 0 `<id>.data`, 1 `<id>.hint`, 2 `merge.tmp/COMMIT`, 3 `MERGED-<id>`;
 //! - `(tag >> 2) & 7`: id - 1 (ids 1..=8, so files collide and replace each other);
-//! - bit 5: put a valid file header (or merge magic) in front of the payload;
+//! - bit 5: put a valid file header (or merge magic: version 2 when config bit 3 is set, else
+//!   version 1) in front of the payload;
 //! - bit 6: give the payload valid checksums: every record of a data file that decodes, a hint's
 //!   footer (the payload ends with its entry count and two damage counters; the harness adds
 //!   the data file's length, its tail CRC and the hint's CRC), a merge record's trailing CRC;
@@ -16,7 +17,8 @@
 //! Without bits 5 and 6 a random mutation would almost never get past a checksum; with them the
 //! fuzzer explores the recovery rules themselves (record boundaries, batches, damaged headers,
 //! stale hints, half-finished merges). Config byte: bit 0 opens read-only first; bit 1 opens
-//! with small key and value limits, below sizes that are valid in the format; bit 2 makes hint
+//! with small key and value limits, below sizes that are valid in the format; bit 3 makes merge
+//! records version 2; bit 2 makes hint
 //! headers compact (version 2), and then bit 6 of a hint's tag builds the whole compact hint
 //! from the final data file: the payload's bytes select the records (the bitmap), the chunk
 //! table (offsets, digests of headers and keys) and the footer are computed, so a hint that
@@ -44,7 +46,7 @@ fuzz_target!(|data: &[u8]| {
     let dir = common::scratch_dir("open-garbage");
     let mut input = Bytes::new(data);
     let config = input.u8();
-    write_files(&dir, &mut input, config & 4 != 0);
+    write_files(&dir, &mut input, config & 4 != 0, config & 8 != 0);
     if let Some(keep) = std::env::var_os("BITCASK_FUZZ_DUMP") {
         // Turning a crash into a regression test starts from the files it decodes to:
         // `BITCASK_FUZZ_DUMP=/tmp/x cargo fuzz run open_garbage <crash>` leaves them in /tmp/x.
@@ -89,7 +91,7 @@ fuzz_target!(|data: &[u8]| {
     let _ = fs::remove_dir_all(&dir);
 });
 
-fn write_files(dir: &Path, input: &mut Bytes<'_>, compact: bool) {
+fn write_files(dir: &Path, input: &mut Bytes<'_>, compact: bool, merge_v2: bool) {
     let mut files: BTreeMap<(u8, u32), Vec<u8>> = BTreeMap::new();
     // Hints to finish once the data files are known: id -> whether it has a header.
     let mut hints: BTreeMap<u32, bool> = BTreeMap::new();
@@ -145,7 +147,7 @@ fn write_files(dir: &Path, input: &mut Bytes<'_>, compact: bool) {
             }
             _ => {
                 if header {
-                    bytes.extend_from_slice(b"BCMERGE1");
+                    bytes.extend_from_slice(if merge_v2 { b"BCMERGE2" } else { b"BCMERGE1" });
                 }
                 bytes.extend_from_slice(payload);
                 if fix {

@@ -78,6 +78,13 @@ pub struct bc_stats {
     pub hint_files_loaded: u64,
     /// ...and data files that had to be scanned (no valid hint).
     pub data_files_scanned: u64,
+    /// Merges that did not finish and cannot be: the merge record names output files that are
+    /// missing or damaged (a copy or restore of the directory that missed files, files deleted
+    /// by hand). Nothing such a record names is deleted: its input files are kept and served,
+    /// and no new file takes an id it names. Nonzero means files are missing from the store
+    /// directory; `bitcask verify` names them. The next merge rewrites the files and retires the
+    /// records, bringing this back to 0.
+    pub incomplete_merges: u64,
 }
 
 pub(crate) fn as_db<'a>(db: *mut bc_db) -> Result<&'a Bitcask, Failure> {
@@ -433,6 +440,7 @@ pub unsafe extern "C" fn bc_stats_get(db: *mut bc_db, out: *mut bc_stats) -> c_i
             reclaimed_bytes: s.reclaimed_bytes,
             hint_files_loaded: s.hint_files_loaded,
             data_files_scanned: s.data_files_scanned,
+            incomplete_merges: s.incomplete_merges,
         };
         // SAFETY: non-NULL and writable per the contract.
         unsafe { out.write(stats) };

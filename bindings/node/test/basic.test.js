@@ -115,8 +115,9 @@ test('stats is a plain object of numbers', () => {
     assert.deepEqual(Object.keys(s), [
       'keys', 'dataFiles', 'totalBytes', 'liveBytes', 'deadBytes', 'corruptRecords', 'corruptBytes',
       'truncatedBytes', 'syncs', 'sealedLiveBytes', 'sealedDeadBytes', 'merges', 'reclaimedBytes',
-      'hintFilesLoaded', 'dataFilesScanned',
+      'hintFilesLoaded', 'dataFilesScanned', 'incompleteMerges',
     ]);
+    assert.equal(s.incompleteMerges, 0);
   } finally {
     db.close();
   }
@@ -146,4 +147,26 @@ test('all options are accepted', () => {
     db.close();
   }
   assert.ok(new BitcaskError(-6, 'x') instanceof Error);
+});
+
+test('stats count a merge whose output file is missing', () => {
+  const dir = tmpDir();
+  let db = Bitcask.open(dir);
+  db.put('a', '1');
+  db.close();
+  // A version-2 merge record (docs/FORMAT.md): merge 9 of file 1 into file 9, which is absent.
+  const body = Buffer.alloc(8 + 5 * 4 + 8);
+  body.write('BCMERGE2', 0, 'latin1');
+  [9, 1, 1, 1, 9].forEach((v, i) => body.writeUInt32LE(v, 8 + 4 * i));
+  body.writeBigUInt64LE(4096n, 28);
+  const crc = Buffer.alloc(4);
+  crc.writeUInt32LE(require('node:zlib').crc32(body));
+  require('node:fs').writeFileSync(require('node:path').join(dir, 'MERGED-9'), Buffer.concat([body, crc]));
+  db = Bitcask.open(dir);
+  try {
+    assert.equal(db.get('a').toString(), '1');
+    assert.equal(db.stats().incompleteMerges, 1);
+  } finally {
+    db.close();
+  }
 });

@@ -87,6 +87,7 @@ class Stats:
     reclaimed_bytes: int
     hint_files_loaded: int
     data_files_scanned: int
+    incomplete_merges: int
 
     def asdict(self):
         return dataclasses.asdict(self)

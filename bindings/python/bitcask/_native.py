@@ -60,13 +60,14 @@ STATS_FIELDS = (
     "reclaimed_bytes",
     "hint_files_loaded",
     "data_files_scanned",
+    "incomplete_merges",
 )
 
 
 class bc_stats(ctypes.Structure):
     # bc_stats may grow at the end in later library versions and bc_stats_get has no size
     # argument, so reserve room: a newer library writing more fields must not overrun the buffer.
-    _fields_ = [(name, c_uint64) for name in STATS_FIELDS] + [("_reserved", c_uint64 * 49)]
+    _fields_ = [(name, c_uint64) for name in STATS_FIELDS] + [("_reserved", c_uint64 * 48)]
 
 
 # name: (restype, argtypes)

@@ -5,6 +5,7 @@ import os
 import struct
 import time
 import unittest
+import zlib
 
 import bitcask
 
@@ -161,7 +162,20 @@ class MergeAndStats(StoreTest):
         self.assertEqual(set(d), {
             "keys", "data_files", "total_bytes", "live_bytes", "dead_bytes", "corrupt_records",
             "corrupt_bytes", "truncated_bytes", "syncs", "sealed_live_bytes", "sealed_dead_bytes",
-            "merges", "reclaimed_bytes", "hint_files_loaded", "data_files_scanned"})
+            "merges", "reclaimed_bytes", "hint_files_loaded", "data_files_scanned",
+            "incomplete_merges"})
+        self.assertEqual(st.incomplete_merges, 0)
+
+    def test_stats_count_a_merge_whose_output_is_missing(self):
+        self.db[b"a"] = b"1"
+        self.db.close()
+        # A version-2 merge record (docs/FORMAT.md): merge 9 of file 1 into file 9, which is absent.
+        body = b"BCMERGE2" + struct.pack("<IIIIIQ", 9, 1, 1, 1, 9, 4096)
+        with open(os.path.join(self.dir, "MERGED-9"), "wb") as f:
+            f.write(body + struct.pack("<I", zlib.crc32(body)))
+        self.db = bitcask.open(self.dir)
+        self.assertEqual(self.db[b"a"], b"1")
+        self.assertEqual(self.db.stats().incomplete_merges, 1)
 
 
 class Options(StoreTest):

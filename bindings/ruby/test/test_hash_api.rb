@@ -1,5 +1,7 @@
 # frozen_string_literal: true
 
+require "zlib"
+
 require_relative "helper"
 require "pathname"
 
@@ -54,6 +56,18 @@ class TestHashApi < Minitest::Test
     end
   end
 
+  def test_stats_count_a_merge_whose_output_is_missing
+    db = open_db
+    db["a"] = "1"
+    db.close
+    # A version-2 merge record (docs/FORMAT.md): merge 9 of file 1 into file 9, which is absent.
+    body = ["BCMERGE2", 9, 1, 1, 1, 9, 4096].pack("a8VVVVVQ<")
+    File.binwrite(File.join(@dir, "MERGED-9"), body + [Zlib.crc32(body)].pack("V"))
+    db = open_db
+    assert_equal "1", db["a"]
+    assert_equal 1, db.stats.incomplete_merges
+  end
+
   def test_size_and_stats
     db = open_db
     assert_equal 0, db.size
@@ -70,6 +84,7 @@ class TestHashApi < Minitest::Test
     assert_operator st.total_bytes, :>, 0
     assert_operator st.dead_bytes, :>, 0
     assert_equal Bitcask::Native::STATS_FIELDS, st.to_h.keys
+    assert_equal 0, st.incomplete_merges
   end
 
   def test_block_open_closes_and_returns_block_value

@@ -43,12 +43,13 @@ module Bitcask
     STATS_FIELDS = %i[
       keys data_files total_bytes live_bytes dead_bytes corrupt_records corrupt_bytes
       truncated_bytes syncs sealed_live_bytes sealed_dead_bytes merges reclaimed_bytes
-      hint_files_loaded data_files_scanned
+      hint_files_loaded data_files_scanned incomplete_merges
     ].freeze
 
-    # struct bc_stats: uint64_t fields, new ones only ever appended.
+    # struct bc_stats: uint64_t fields, new ones only ever appended. bc_stats_get has no size
+    # argument, so room is reserved: a newer library writing more fields must not overrun it.
     class StatsC < FFI::Struct
-      layout(*STATS_FIELDS.flat_map { |f| [f, :uint64] })
+      layout(*STATS_FIELDS.flat_map { |f| [f, :uint64] }, :_reserved, [:uint64, 48])
     end
 
     # Static / thread-local text owned by the library: :string copies it into a Ruby String.
