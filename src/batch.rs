@@ -3,9 +3,10 @@
 use std::ops::ControlFlow;
 use std::sync::Arc;
 
-use crate::db::{Bitcask, Inner, Op, now_secs};
+use crate::db::{Bitcask, Inner, Op};
 use crate::error::{Error, Result};
 use crate::format::{self, FLAG_BATCH, FLAG_BATCH_END, FLAG_TOMBSTONE};
+use crate::io::clock::now_secs;
 use crate::keydir::Loc;
 use crate::merge::Pin;
 use crate::options::{MAX_KEY_SIZE_LIMIT, MAX_VALUE_SIZE_LIMIT};

@@ -24,17 +24,17 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex, MutexGuard};
 
 use crate::error::{Error, Result};
-use crate::file::{FileCache, SeqReader, WriteMap};
-use crate::format::{
-    self, FILE_HEADER_LEN, FLAG_TOMBSTONE, FileHeader, FileKind, RecordError, RecordLimits,
-};
+use crate::format::{self, FILE_HEADER_LEN, FLAG_TOMBSTONE, RecordError, RecordLimits};
+use crate::io::clock::now_secs;
+use crate::io::fs::{create_data_file, start_writeback, sync_dir};
+use crate::io::lock::DirLock;
+use crate::io::map::{FileCache, SeqReader, WriteMap};
 use crate::keydir::{KeyDir, Loc};
-use crate::lock::DirLock;
 use crate::merge::{self, IncompleteMerge, Pins};
 use crate::options::{Options, SyncMode};
 use crate::recovery::{self, FileMeta, LoadStats};
@@ -1280,24 +1280,6 @@ fn is_not_found(e: &Error) -> bool {
     matches!(e, Error::Io { source, .. } if source.kind() == io::ErrorKind::NotFound)
 }
 
-/// Seconds since the Unix epoch, from the coarse real-time clock: records carry whole seconds,
-/// and the coarse clock (updated every tick, a few ms) is read without touching the clock
-/// hardware, which on some virtual machines made the precise one a tenth of a put.
-pub(crate) fn now_secs() -> u32 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes the one timespec it is given.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_REALTIME_COARSE, &mut ts) };
-    if rc == 0 && ts.tv_sec >= 0 {
-        return ts.tv_sec.min(u32::MAX as libc::time_t) as u32;
-    }
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs().min(u32::MAX as u64) as u32)
-}
-
 fn prepare_dir(dir: &Path, opts: &Options) -> Result<()> {
     match fs::metadata(dir) {
         Ok(m) if m.is_dir() => Ok(()),
@@ -1330,36 +1312,11 @@ fn prepare_dir(dir: &Path, opts: &Options) -> Result<()> {
     }
 }
 
-/// Makes a directory's entries (new or removed files) durable.
-pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| Error::io("sync directory", dir.to_path_buf(), e))
-}
-
 /// How far appends may run ahead of the writeback started for them. Measured with benches/merge
 /// (32 MiB files, a putter and a getter): 1 MiB cut the put maximum from 22-27 ms to 4-12 ms but
 /// cost 8-25% of the puts and made the getter's p99 5x worse (1.2 -> 6.5-7.9 µs), as writeback
 /// then competes with it all the time.
 const WRITE_BEHIND_BYTES: u64 = 8 << 20;
-
-/// Starts (does not wait for) writeback of `[from, to)` of the active file, RocksDB's
-/// `bytes_per_sync`: without it the dirty pages of a whole data file (256 MiB by default) wait
-/// for the fdatasync that seals the file, under the write mutex, and every writer stalls for it.
-/// With it, that fdatasync finds at most about this many bytes still dirty. Advice only: an
-/// error is ignored (the seal's fdatasync reports real I/O errors).
-fn start_writeback(file: &File, from: u64, to: u64) {
-    use std::os::unix::io::AsRawFd;
-    // SAFETY: a plain system call on an open descriptor; it reads no memory of ours.
-    unsafe {
-        libc::sync_file_range(
-            file.as_raw_fd(),
-            from as libc::off64_t,
-            (to - from) as libc::off64_t,
-            libc::SYNC_FILE_RANGE_WRITE,
-        )
-    };
-}
 
 /// The append map for an active file of `len` bytes, unless the options or the filesystem rule
 /// it out.
@@ -1370,53 +1327,9 @@ fn append_map(file: &File, len: u64, opts: &Options) -> Option<WriteMap> {
     WriteMap::new(file, len, opts.max_file_size)
 }
 
-/// Creates `<id>.data` with its header and makes its directory entry durable.
-pub(crate) fn create_data_file(dir: &Path, id: u32) -> Result<(File, u32)> {
-    if id == u32::MAX {
-        return Err(Error::invalid("data file ids are exhausted"));
-    }
-    let path = format::data_path(dir, id);
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create_new(true)
-        .open(&path)
-        .map_err(|e| Error::io("create data file", path.clone(), e))?;
-    let header = FileHeader {
-        kind: FileKind::Data,
-        file_id: id,
-        order: id,
-    };
-    if let Err(e) = file.write_all_at(&header.encode(), 0) {
-        let _ = fs::remove_file(&path);
-        return Err(Error::io("write data file header", path, e));
-    }
-    sync_dir(dir)?;
-    Ok((file, id))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_coarse_clock_tells_wall_clock_seconds() {
-        // Records carry these seconds and TTLs are judged by them: they must be the real-time
-        // clock's (a coarse one lags by at most a tick), not, say, seconds since boot.
-        let before = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_secs();
-        let coarse = now_secs() as u64;
-        let after = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_secs();
-        assert!(
-            before.saturating_sub(1) <= coarse && coarse <= after,
-            "{before} {coarse} {after}"
-        );
-    }
 
     #[test]
     fn expected_keys_sizes_the_keydir_so_a_fill_never_rehashes() {

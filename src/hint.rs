@@ -63,11 +63,11 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::file::FileImage;
 use crate::format::{
     self, COMPACT_HINT_VERSION, FILE_HEADER_LEN, FLAG_HAS_EXPIRY, FLAG_TOMBSTONE, FileHeader,
     FileKind, MAX_RECORD_HEADER_LEN, RecordHeader, RecordLimits,
 };
+use crate::io::map::FileImage;
 use crate::keydir::Loc;
 
 const ENTRY_FIXED_LEN: usize = 13;

@@ -25,17 +25,13 @@ mod db;
 /// cbindgen:ignore
 mod error;
 /// cbindgen:ignore
-mod file;
-/// cbindgen:ignore
 pub mod format;
 /// cbindgen:ignore
 mod hint;
 /// cbindgen:ignore
-mod hugemem;
+mod io;
 /// cbindgen:ignore
 pub mod keydir;
-/// cbindgen:ignore
-mod lock;
 /// cbindgen:ignore
 mod merge;
 /// cbindgen:ignore

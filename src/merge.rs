@@ -30,11 +30,12 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::db::{Inner, sync_dir};
+use crate::db::Inner;
 use crate::error::{Error, Result};
-use crate::file::SeqReader;
 use crate::format::{self, FILE_HEADER_LEN, FileHeader, FileKind, RecordLimits};
 use crate::hint::{self, Entry, HintBuilder, HintSummary};
+use crate::io::fs::sync_dir;
+use crate::io::map::SeqReader;
 use crate::keydir::Loc;
 use crate::recovery::FileMeta;
 
@@ -45,37 +46,6 @@ const MERGED_PREFIX: &str = "MERGED-";
 /// Keys published per hold of the write mutex: bounds how long a writer can wait.
 const PUBLISH_CHUNK: usize = 1024;
 const COPY_CHUNK: usize = 1 << 20;
-
-/// When the background thread merges on its own.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct MergeTrigger {
-    /// Merge when dead bytes are at least this percentage of the sealed files' record bytes.
-    pub fragmentation_percent: u32,
-    /// ... or when the sealed files hold at least this many dead bytes.
-    pub dead_bytes: u64,
-}
-
-impl Default for MergeTrigger {
-    /// 60% fragmentation or 512 MiB dead, as Basho's bitcask.
-    fn default() -> Self {
-        MergeTrigger {
-            fragmentation_percent: 60,
-            dead_bytes: 512 << 20,
-        }
-    }
-}
-
-impl MergeTrigger {
-    /// Whether sealed files with these live and dead byte counts need a merge.
-    pub fn holds(&self, sealed_live: u64, sealed_dead: u64) -> bool {
-        if sealed_dead == 0 {
-            return false;
-        }
-        let total = sealed_live + sealed_dead;
-        sealed_dead >= self.dead_bytes
-            || sealed_dead * 100 >= u64::from(self.fragmentation_percent) * total
-    }
-}
 
 /// How far a merge has got, as [`Bitcask::merge_with_progress`](crate::Bitcask::merge_with_progress)
 /// reports it.
@@ -899,7 +869,7 @@ impl Inner {
             let mut w = self.write.lock();
             // Expired keys, and live records that failed their checksum (reads already failed
             // with BC_E_CORRUPT), have no copy: their keys go, unless rewritten meanwhile.
-            let now = crate::db::now_secs();
+            let now = crate::io::clock::now_secs();
             for &(from, to, loc) in &lost {
                 let key = &keys[from..to];
                 if self.keydir.get(key) == Some(loc) {
@@ -940,7 +910,7 @@ impl Inner {
         // Which records are live: from the hint when there is one, else from a scan.
         let mut live: Vec<(usize, usize, Loc, u8, u32, u32)> = Vec::new();
         let mut entry_keys: Vec<u8> = Vec::new();
-        let now = crate::db::now_secs();
+        let now = crate::io::clock::now_secs();
         let mut collect = |e: Entry<'_>| {
             if e.is_tombstone() {
                 return;
@@ -1257,18 +1227,5 @@ mod tests {
         let n = long.len();
         long[n - 4..].copy_from_slice(&crc.to_le_bytes());
         assert!(Commit::decode(&long).is_none());
-    }
-
-    #[test]
-    fn trigger_thresholds() {
-        let t = MergeTrigger {
-            fragmentation_percent: 60,
-            dead_bytes: 1000,
-        };
-        assert!(!t.holds(100, 0));
-        assert!(!t.holds(100, 149));
-        assert!(t.holds(100, 150));
-        assert!(t.holds(1_000_000, 1000));
-        assert!(!t.holds(1_000_000, 999));
     }
 }

@@ -3,7 +3,9 @@
 use std::time::Duration;
 
 use crate::error::{Error, Result};
-pub use crate::merge::MergeTrigger;
+pub use crate::format::{
+    MAX_FILE_SIZE_LIMIT, MAX_KEY_SIZE_LIMIT, MAX_VALUE_SIZE_LIMIT, MIN_FILE_SIZE,
+};
 
 /// When appended records are forced to stable storage.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -20,14 +22,37 @@ pub enum SyncMode {
     Interval(Duration),
 }
 
-/// The largest key the format allows, whatever the options say: keys live in memory.
-pub const MAX_KEY_SIZE_LIMIT: u32 = 1 << 20;
-/// The largest value the format allows: a record's length must fit in 32 bits.
-pub const MAX_VALUE_SIZE_LIMIT: u64 = 3 << 30;
-/// Smallest allowed `max_file_size`.
-pub const MIN_FILE_SIZE: u64 = 256;
-/// Largest allowed `max_file_size`: record offsets are 32-bit.
-pub const MAX_FILE_SIZE_LIMIT: u64 = u32::MAX as u64;
+/// When the background thread merges on its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MergeTrigger {
+    /// Merge when dead bytes are at least this percentage of the sealed files' record bytes.
+    pub fragmentation_percent: u32,
+    /// ... or when the sealed files hold at least this many dead bytes.
+    pub dead_bytes: u64,
+}
+
+impl Default for MergeTrigger {
+    /// 60% fragmentation or 512 MiB dead, as Basho's bitcask.
+    fn default() -> Self {
+        MergeTrigger {
+            fragmentation_percent: 60,
+            dead_bytes: 512 << 20,
+        }
+    }
+}
+
+impl MergeTrigger {
+    /// Whether sealed files with these live and dead byte counts need a merge.
+    pub fn holds(&self, sealed_live: u64, sealed_dead: u64) -> bool {
+        if sealed_dead == 0 {
+            return false;
+        }
+        let total = sealed_live + sealed_dead;
+        sealed_dead >= self.dead_bytes
+            || sealed_dead * 100 >= u64::from(self.fragmentation_percent) * total
+    }
+}
+
 /// Largest allowed `expected_keys`: the keydir's tables are sized with 32-bit arithmetic.
 pub const MAX_EXPECTED_KEYS: u64 = 1 << 32;
 
@@ -276,5 +301,18 @@ mod tests {
         assert!(o.max_value_size >= 64 << 20);
         assert!(o.create_if_missing);
         assert!(!o.read_only);
+    }
+
+    #[test]
+    fn trigger_thresholds() {
+        let t = MergeTrigger {
+            fragmentation_percent: 60,
+            dead_bytes: 1000,
+        };
+        assert!(!t.holds(100, 0));
+        assert!(!t.holds(100, 149));
+        assert!(t.holds(100, 150));
+        assert!(t.holds(1_000_000, 1000));
+        assert!(!t.holds(1_000_000, 999));
     }
 }

@@ -19,12 +19,12 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::file::SeqReader;
 use crate::format::{
     self, FILE_HEADER_LEN, FLAG_BATCH, FLAG_BATCH_END, FileHeader, FileKind, HeaderError,
     MAX_RECORD_HEADER_LEN, MIN_RECORD_LEN, RecordHeader, RecordLimits,
 };
 use crate::hint::{self, Entry, HintBuilder, HintSummary};
+use crate::io::map::SeqReader;
 use crate::keydir::{KeyDir, Loc};
 use crate::options::Options;
 
@@ -148,7 +148,7 @@ fn load_once(
 ) -> Result<(Loaded, Option<(u32, u64)>)> {
     let max_file_size = opts.max_file_size;
     let mut cut_damaged_tail = None;
-    let now = crate::db::now_secs();
+    let now = crate::io::clock::now_secs();
     let mut ids: Vec<u32> = Vec::new();
     let mut next_id: u32 = skip.reserved_next_id.max(1);
     let entries =

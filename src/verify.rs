@@ -27,7 +27,7 @@ use crate::format::{
     FileHeader, FileKind, HeaderError, MAX_RECORD_HEADER_LEN, RecordLimits,
 };
 use crate::hint;
-use crate::lock::DirLock;
+use crate::io::lock::DirLock;
 
 /// What kind of problem a [`Problem`] is, which decides what `repair` can do about it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -686,7 +686,7 @@ fn apply_repairs(dir: &Path, plan: &Plan, report: &mut VerifyReport) -> Result<(
         ));
     }
     if !report.repairs.is_empty() {
-        crate::db::sync_dir(dir)?;
+        crate::io::fs::sync_dir(dir)?;
     }
     Ok(())
 }

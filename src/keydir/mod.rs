@@ -34,7 +34,9 @@
 //! over the stagger) + arena entry 12 (`Loc`) + 1 (varint) + 16 (key) + chunk tail slack. That is
 //! about 27 B/key of overhead.
 
-use crate::hugemem::{Chunk, Pool, Table};
+pub(crate) mod hugemem;
+
+use hugemem::{Chunk, Pool, Table};
 use parking_lot::RwLock;
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;

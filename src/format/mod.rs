@@ -49,6 +49,15 @@ pub const FORMAT_VERSION: u16 = 1;
 pub const COMPACT_HINT_VERSION: u16 = 2;
 
 pub const FILE_HEADER_LEN: usize = 24;
+
+/// The largest key the format allows, whatever the options say: keys live in memory.
+pub const MAX_KEY_SIZE_LIMIT: u32 = 1 << 20;
+/// The largest value the format allows: a record's length must fit in 32 bits.
+pub const MAX_VALUE_SIZE_LIMIT: u64 = 3 << 30;
+/// Smallest allowed `max_file_size`.
+pub const MIN_FILE_SIZE: u64 = 256;
+/// Largest allowed `max_file_size`: record offsets are 32-bit.
+pub const MAX_FILE_SIZE_LIMIT: u64 = u32::MAX as u64;
 const HDR_VERSION_OFFSET: usize = DATA_MAGIC.len();
 const HDR_FLAGS_OFFSET: usize = HDR_VERSION_OFFSET + 2;
 const HDR_FILE_ID_OFFSET: usize = HDR_FLAGS_OFFSET + 2;
@@ -239,8 +248,8 @@ pub struct RecordLimits {
 impl RecordLimits {
     /// The format's own limits, independent of a store's options.
     pub const FORMAT: RecordLimits = RecordLimits {
-        max_key: crate::options::MAX_KEY_SIZE_LIMIT,
-        max_value: crate::options::MAX_VALUE_SIZE_LIMIT as u32,
+        max_key: MAX_KEY_SIZE_LIMIT,
+        max_value: MAX_VALUE_SIZE_LIMIT as u32,
     };
 }
 
@@ -494,7 +503,7 @@ mod tests {
             0xfd, 0x21, 0xe0, 0x9d, 0x01, 0x00, 0xf1, 0x53, 0x65, 0x02, 0x00, b'a', b'b',
         ];
         assert_eq!(rec, expected);
-        let doc = include_str!("../docs/FORMAT.md");
+        let doc = include_str!("../../docs/FORMAT.md");
         assert!(doc.contains("fd 21 e0 9d   CRC-32 of the 9 bytes after it"));
     }
 
