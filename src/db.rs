@@ -35,9 +35,10 @@ use crate::io::fs::{create_data_file, start_writeback, sync_dir};
 use crate::io::lock::DirLock;
 use crate::io::map::{FileCache, SeqReader, WriteMap};
 use crate::keydir::{KeyDir, Loc};
-use crate::merge::{self, IncompleteMerge, Pins};
+use crate::log::merge_records::{self, IncompleteMerge};
+use crate::log::recovery::{self, FileMeta, LoadStats};
+use crate::merge::Pins;
 use crate::options::{Options, SyncMode};
-use crate::recovery::{self, FileMeta, LoadStats};
 
 /// Read-ahead for folds.
 const FOLD_CHUNK: usize = 1 << 20;
@@ -245,9 +246,9 @@ impl Bitcask {
         };
         // A read-only open changes nothing, but replays what a read-write open would leave.
         let merges = if opts.read_only {
-            merge::inspect(&dir)?
+            merge_records::inspect(&dir)?
         } else {
-            merge::recover(&dir)?
+            merge_records::recover(&dir)?
         };
         let loaded = recovery::load(
             &dir,

@@ -27,17 +27,15 @@ mod error;
 /// cbindgen:ignore
 pub mod format;
 /// cbindgen:ignore
-mod hint;
-/// cbindgen:ignore
 mod io;
 /// cbindgen:ignore
 pub mod keydir;
 /// cbindgen:ignore
+mod log;
+/// cbindgen:ignore
 mod merge;
 /// cbindgen:ignore
 mod options;
-/// cbindgen:ignore
-mod recovery;
 /// cbindgen:ignore
 pub mod verify;
 
@@ -46,7 +44,8 @@ pub mod ffi;
 pub use batch::{Batch, Iter};
 pub use db::{Bitcask, FileStats, Stats};
 pub use error::{Error, ErrorKind, Result};
-pub use merge::{IncompleteMerge, MergeProgress};
+pub use log::merge_records::IncompleteMerge;
+pub use merge::MergeProgress;
 pub use options::{
     MAX_EXPECTED_KEYS, MAX_FILE_SIZE_LIMIT, MAX_KEY_SIZE_LIMIT, MAX_VALUE_SIZE_LIMIT,
     MIN_FILE_SIZE, MergeTrigger, Options, SyncMode,

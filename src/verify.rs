@@ -26,8 +26,8 @@ use crate::format::{
     self, COMPACT_HINT_VERSION, FILE_HEADER_LEN, FLAG_BATCH, FLAG_HAS_EXPIRY, FLAG_TOMBSTONE,
     FileHeader, FileKind, HeaderError, MAX_RECORD_HEADER_LEN, RecordLimits,
 };
-use crate::hint;
 use crate::io::lock::DirLock;
+use crate::log::hint;
 
 /// What kind of problem a [`Problem`] is, which decides what `repair` can do about it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -239,7 +239,7 @@ fn analyse(dir: &Path, report: &mut VerifyReport, progress: &mut dyn FnMut(&Path
             continue;
         }
         let mut applied: Vec<Applied> = Vec::new();
-        let (summary, scanned_len) = crate::recovery::scan_sealed(dir, f.id, &mut |e| {
+        let (summary, scanned_len) = crate::log::recovery::scan_sealed(dir, f.id, &mut |e| {
             applied.push(Applied {
                 offset: e.loc.offset as u64,
                 len: e.loc.len as u64,
@@ -273,7 +273,7 @@ fn analyse(dir: &Path, report: &mut VerifyReport, progress: &mut dyn FnMut(&Path
                 // (the store may be open right now): free space, not a torn write.
                 let file =
                     File::open(&path).map_err(|e| Error::io("open data file", path.clone(), e))?;
-                let written_to = crate::recovery::nonzero_end(&file, from, to)
+                let written_to = crate::log::recovery::nonzero_end(&file, from, to)
                     .map_err(|e| Error::io("read data file", path.clone(), e))?;
                 if written_to <= from {
                     continue;
@@ -353,7 +353,7 @@ fn analyse(dir: &Path, report: &mut VerifyReport, progress: &mut dyn FnMut(&Path
 /// Reports what the store's merge records say: an incomplete merge is a problem, the rest notes.
 /// Returns the data file ids that incomplete merges name.
 fn check_merge_records(dir: &Path, report: &mut VerifyReport) -> Result<Vec<u32>> {
-    let records = crate::merge::inspect(dir)?;
+    let records = crate::log::merge_records::inspect(dir)?;
     let mut named = Vec::new();
     for m in &records.incomplete {
         named.extend(m.inputs.iter().chain(&m.outputs).copied());
@@ -679,7 +679,7 @@ fn apply_repairs(dir: &Path, plan: &Plan, report: &mut VerifyReport) -> Result<(
     }
     for &(id, order) in &plan.rebuild_hints {
         // Repair has no options: it writes the default kind of hint.
-        crate::recovery::build_hint(dir, id, order, true)?;
+        crate::log::recovery::build_hint(dir, id, order, true)?;
         report.repairs.push(format!(
             "{}: rebuilt from its data file",
             file_name(&format::hint_path(dir, id))

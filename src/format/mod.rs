@@ -35,6 +35,8 @@
 //! ```
 //! A record's header is 11 bytes for keys and values under 128 bytes, at most 23 bytes.
 
+pub(crate) mod merge_record;
+
 use std::path::{Path, PathBuf};
 
 /// Magic bytes opening every data file.

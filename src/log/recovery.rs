@@ -23,9 +23,9 @@ use crate::format::{
     self, FILE_HEADER_LEN, FLAG_BATCH, FLAG_BATCH_END, FileHeader, FileKind, HeaderError,
     MAX_RECORD_HEADER_LEN, MIN_RECORD_LEN, RecordHeader, RecordLimits,
 };
-use crate::hint::{self, Entry, HintBuilder, HintSummary};
 use crate::io::map::SeqReader;
 use crate::keydir::{KeyDir, Loc};
+use crate::log::hint::{self, Entry, HintBuilder, HintSummary};
 use crate::options::Options;
 
 /// How many entries ahead a bulk load prefetches the keydir slot (enough to cover a miss).
@@ -322,7 +322,7 @@ fn apply_parallel(
     opts: &Options,
     now: u32,
 ) -> bool {
-    let threads = load_threads();
+    let threads = crate::log::load_threads();
     if entries.len() < 64 * 1024 {
         let mut any = false;
         for e in entries {
@@ -395,13 +395,6 @@ fn apply_parallel(
         }
     }
     any
-}
-
-/// Threads an open uses for one large file: the cores, at most 8.
-pub(crate) fn load_threads() -> usize {
-    std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .clamp(1, 8)
 }
 
 pub(crate) fn apply_entry(

@@ -589,7 +589,7 @@ fn walk_compact<'a>(hint: &CompactFooter<'_>, data: &'a [u8], id: u32) -> Option
     };
     // Everything is checked before anything is applied: a data file whose headers or keys
     // changed since the hint was written (damage) is scanned instead.
-    let threads = crate::recovery::load_threads().min(jobs.len());
+    let threads = crate::log::load_threads().min(jobs.len());
     let ok = if threads <= 1 {
         jobs.iter_mut().all(|(k, out)| walk_chunk(*k, out))
     } else {
@@ -761,7 +761,7 @@ fn parse_entry(b: &[u8], pos: usize, file_id: u32) -> Option<(Entry<'_>, usize)>
         0
     };
     let key_len = usize::try_from(key_len).ok()?;
-    if key_len == 0 || key_len > crate::options::MAX_KEY_SIZE_LIMIT as usize {
+    if key_len == 0 || key_len > crate::format::MAX_KEY_SIZE_LIMIT as usize {
         return None;
     }
     let key = b.get(at..at + key_len)?;
