@@ -19,9 +19,7 @@
 
 // The engine modules are not part of the C header.
 /// cbindgen:ignore
-mod batch;
-/// cbindgen:ignore
-mod db;
+mod engine;
 /// cbindgen:ignore
 mod error;
 /// cbindgen:ignore
@@ -33,19 +31,18 @@ pub mod keydir;
 /// cbindgen:ignore
 mod log;
 /// cbindgen:ignore
-mod merge;
-/// cbindgen:ignore
 mod options;
 /// cbindgen:ignore
 pub mod verify;
 
 pub mod ffi;
 
-pub use batch::{Batch, Iter};
-pub use db::{Bitcask, FileStats, Stats};
+pub use engine::batch::Batch;
+pub use engine::merge::MergeProgress;
+pub use engine::scan::Iter;
+pub use engine::{Bitcask, FileStats, Stats};
 pub use error::{Error, ErrorKind, Result};
 pub use log::merge_records::IncompleteMerge;
-pub use merge::MergeProgress;
 pub use options::{
     MAX_EXPECTED_KEYS, MAX_FILE_SIZE_LIMIT, MAX_KEY_SIZE_LIMIT, MAX_VALUE_SIZE_LIMIT,
     MIN_FILE_SIZE, MergeTrigger, Options, SyncMode,

@@ -4,7 +4,7 @@ use std::ffi::c_int;
 
 use super::db::{as_db, bc_db};
 use super::{BC_OK, Failure, boundary, boundary_or, bytes_arg};
-use crate::batch::Batch;
+use crate::engine::batch::Batch;
 use crate::options::{MAX_KEY_SIZE_LIMIT, MAX_VALUE_SIZE_LIMIT};
 
 /// A group of puts and deletes that `bc_write` applies all together or not at all. Create with

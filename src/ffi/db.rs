@@ -10,7 +10,7 @@ use super::{
     BC_E_BUFFER, BC_NOT_FOUND, BC_OK, BC_STOPPED, Failure, boundary, bytes_arg, malloc_copy,
     non_null,
 };
-use crate::db::Bitcask;
+use crate::engine::Bitcask;
 use crate::options::Options;
 
 /// An open store. Create with `bc_open`, release with `bc_close`.

@@ -5,7 +5,7 @@ use std::ptr;
 
 use super::db::{as_db, bc_db};
 use super::{BC_NOT_FOUND, BC_OK, Failure, boundary, boundary_or, non_null};
-use crate::batch::Iter;
+use crate::engine::scan::Iter;
 
 /// A snapshot of the store's live keys, read one entry at a time in ascending unsigned byte
 /// order of the keys. Create with `bc_iter_new`, advance with `bc_iter_next`, release with
