@@ -28,6 +28,8 @@ pub(crate) mod merge;
 mod read;
 pub(crate) mod scan;
 mod sync;
+#[cfg(any(test, feature = "test-hooks"))]
+mod test_hooks;
 mod write;
 
 use sync::{SyncProgress, SyncState};
@@ -39,7 +41,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -130,10 +132,8 @@ pub(crate) struct Inner {
     sync: SyncState,
     poisoned: AtomicBool,
     poison_reason: Mutex<String>,
-    /// Fault injection for tests: the next data-file fsync fails (see `fail_next_sync`).
-    fail_next_sync: AtomicBool,
-    /// For tests: microseconds added to every data-file fsync (see `delay_syncs`).
-    sync_delay_us: AtomicU64,
+    #[cfg(any(test, feature = "test-hooks"))]
+    hooks: test_hooks::Hooks,
     shutdown: Mutex<bool>,
     shutdown_cv: Condvar,
     /// Serialises merges and hint writing: both read sealed files a merge may retire.
@@ -279,8 +279,8 @@ impl Bitcask {
             },
             poisoned: AtomicBool::new(false),
             poison_reason: Mutex::new(String::new()),
-            fail_next_sync: AtomicBool::new(false),
-            sync_delay_us: AtomicU64::new(0),
+            #[cfg(any(test, feature = "test-hooks"))]
+            hooks: test_hooks::Hooks::default(),
             shutdown: Mutex::new(false),
             shutdown_cv: Condvar::new(),
             maint: Mutex::new(()),

@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 use parking_lot::{Condvar, Mutex, MutexGuard};
 
 use crate::error::{Error, Result};
-use crate::format::FILE_HEADER_LEN;
 use crate::options::SyncMode;
 
 use super::*;
@@ -83,58 +82,6 @@ impl Bitcask {
             None => return Ok(()),
         };
         inner.sync_upto(appended, false)
-    }
-
-    /// The active data file's id and how many of its bytes are known durable (fsynced): every
-    /// sealed file is wholly durable, so this is the store's whole durable state. None on a
-    /// read-only handle. For crash tests that simulate power loss by cutting the active file
-    /// back to this length; not a stable API.
-    #[doc(hidden)]
-    pub fn durable_position(&self) -> Option<(u32, u64)> {
-        let inner = &*self.inner;
-        let w = inner.write.lock();
-        let active = w.active.as_ref()?;
-        let synced = inner.sync.progress.lock().synced;
-        // Rotation syncs the sealed file, so `synced` never lags behind this file's start.
-        let unsynced = active.appended.saturating_sub(synced);
-        Some((
-            active.id,
-            active
-                .len
-                .saturating_sub(unsynced)
-                .max(FILE_HEADER_LEN as u64),
-        ))
-    }
-
-    /// Makes the next fsync of a data file by this handle fail with EIO, as a failing disk would,
-    /// so tests can check that the handle poisons itself. Not a stable API.
-    #[doc(hidden)]
-    pub fn fail_next_sync(&self) {
-        self.inner.fail_next_sync.store(true, Ordering::Release);
-    }
-
-    /// Makes every data-file fsync by this handle take `extra` longer, as a slow disk would, so
-    /// tests of group commit do not depend on how fast this machine's fsync is. Not a stable API.
-    #[doc(hidden)]
-    pub fn delay_syncs(&self, extra: Duration) {
-        let micros = u64::try_from(extra.as_micros()).unwrap_or(u64::MAX);
-        self.inner.sync_delay_us.store(micros, Ordering::Relaxed);
-    }
-
-    /// How many times a group-commit leader stopped waiting for the writers it expected (see
-    /// `SyncState`). For tests; not a stable API.
-    #[doc(hidden)]
-    pub fn gather_timeouts(&self) -> u64 {
-        self.inner.sync.progress.lock().gather_timeouts
-    }
-
-    /// The active data file's id and where its records end (the next append's offset); the
-    /// file itself may be longer by space reserved ahead. None on a read-only handle. For crash
-    /// tests; not a stable API.
-    #[doc(hidden)]
-    pub fn append_position(&self) -> Option<(u32, u64)> {
-        let w = self.inner.write.lock();
-        w.active.as_ref().map(|a| (a.id, a.len))
     }
 }
 
@@ -235,15 +182,10 @@ impl Inner {
         }
     }
 
-    /// fdatasync of a data file being written, failing once on request (`fail_next_sync`).
+    /// fdatasync of a data file being written.
     pub(super) fn sync_data_file(&self, file: &File) -> io::Result<()> {
-        if self.fail_next_sync.swap(false, Ordering::AcqRel) {
-            return Err(io::Error::from_raw_os_error(libc::EIO));
-        }
-        let delay = self.sync_delay_us.load(Ordering::Relaxed);
-        if delay > 0 {
-            std::thread::sleep(Duration::from_micros(delay));
-        }
+        #[cfg(any(test, feature = "test-hooks"))]
+        self.hooks.before_sync()?;
         file.sync_data()
     }
 
