@@ -1,56 +1,6 @@
 //! Hint files: the keys and record positions of one sealed data file, so that opening a store
-//! rebuilds the keydir without reading a single value.
-//!
-//! ```text
-//! <id>.hint
-//! file header (24 bytes, as a data file's, magic "\x89BCH\r\n\x1a\n", same id and order)
-//! entries, one per record the data file's replay applies, in offset order:
-//!   offset size field
-//!        0    1 flags        TOMBSTONE, HAS_EXPIRY (the record's own flag bits)
-//!        1    4 timestamp    u32, the record's
-//!        5    4 offset       u32, of the record in the data file
-//!        9    4 length       u32, of the whole record
-//!       13  1-5 key length   LEB128 varint
-//!        .  0/4 expiry       u32, present with HAS_EXPIRY
-//!        .    k key
-//! footer (40 bytes):
-//!        0    8 entries          u64, number of entries
-//!        8    8 data length      u64, length of the data file described; any other length = stale
-//!       16    8 corrupt records  u64, damaged records the replay skipped
-//!       24    8 corrupt bytes    u64, bytes those occupy
-//!       32    4 tail crc         crc32 of the data file's last (up to) 32 bytes; a mismatch = stale
-//!       36    4 crc              crc32 of every byte of the file before this field
-//! ```
-//!
-//! A compact hint (header version 2, written by default) holds no keys: one bit per record of
-//! the data file says whether replay applies it, and a checksum per 65,536 records over their
-//! headers and keys lets an open trust the headers without checking each value's CRC. Opening
-//! walks the data file's headers through a map (those chunks in parallel); keys come from there.
-//! A hint with keys costs 30 bytes per entry for a 16-byte key (a quarter of a merged store of
-//! 100-byte values); a compact one a bit per record and 8 bytes per chunk, at the price of
-//! reading the data file's header pages at open.
-//!
-//! ```text
-//! <id>.hint, version 2
-//! file header (24 bytes, version 2)
-//! bitmap: ceil(records / 8) bytes; bit i (byte i / 8, bit i % 8, least significant first) is
-//!         set when the data file's i-th record (in offset order) is an entry; unused bits zero
-//! chunk table: ceil(records / 65536) rows, one per run of 65,536 records (the last may be
-//!         shorter), 8 bytes each:
-//!        0    4 offset           u32, of the chunk's first record in the data file
-//!        4    4 digest           crc32 over the concatenation, for each record of the chunk in
-//!                                offset order, of its bytes from its first through its key's
-//!                                last (its CRC, flags, timestamp, lengths, expiry and key)
-//! footer (32 bytes):
-//!        0    8 entries          u64, bits set
-//!        8    8 records          u64, records in the data file (bits in the bitmap)
-//!       16    8 data length      u64, as above
-//!       24    4 tail crc         as above
-//!       28    4 crc              crc32 of every byte of the file before this field
-//! ```
-//! A compact hint is written only for a file whose records follow one another from the file
-//! header to its end with no damage, and at least three quarters of whose records are entries
-//! (an open walks them all); any other file gets a hint with keys.
+//! rebuilds the keydir without reading a single value. Two formats, told apart by the header's
+//! version: with keys ([`keyed`], version 1) and compact ([`compact`], version 2, the default).
 //!
 //! A hint is only an accelerator: missing, stale or damaged, it is ignored and the data file is
 //! scanned instead. It is written to `<id>.hint.tmp`, fsynced and renamed, so a crash never
@@ -59,23 +9,19 @@
 use std::collections::HashSet;
 use std::fs::{self, File};
 use std::hash::{BuildHasherDefault, Hasher};
-use std::io::{self, Read, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::format::{
     self, COMPACT_HINT_VERSION, FILE_HEADER_LEN, FLAG_HAS_EXPIRY, FLAG_TOMBSTONE, FileHeader,
-    FileKind, MAX_RECORD_HEADER_LEN, RecordHeader, RecordLimits,
+    FileKind,
 };
-use crate::io::map::FileImage;
 use crate::keydir::Loc;
 
-const ENTRY_FIXED_LEN: usize = 13;
-const FOOTER_LEN: usize = 40;
-const COMPACT_FOOTER_LEN: usize = 32;
-/// Records per row of a compact hint's chunk table (the unit an open walks on one thread).
-const CHUNK_RECORDS: u64 = 1 << 16;
-const CHUNK_ROW_LEN: usize = 8;
+mod compact;
+mod keyed;
+
 /// How much of the data file's end the tail check covers.
 const TAIL_CHECK_LEN: u64 = 32;
 const HINT_FLAGS: u8 = FLAG_TOMBSTONE | FLAG_HAS_EXPIRY;
@@ -152,21 +98,7 @@ impl HintBuilder {
     }
 
     pub fn add(&mut self, e: &Entry<'_>) {
-        let flags = e.flags & HINT_FLAGS;
-        self.buf.push(flags);
-        self.buf.extend_from_slice(&e.timestamp.to_le_bytes());
-        self.buf.extend_from_slice(&e.loc.offset.to_le_bytes());
-        self.buf.extend_from_slice(&e.loc.len.to_le_bytes());
-        let mut v = e.key.len() as u32;
-        while v >= 0x80 {
-            self.buf.push(v as u8 | 0x80);
-            v >>= 7;
-        }
-        self.buf.push(v as u8);
-        if flags & FLAG_HAS_EXPIRY != 0 {
-            self.buf.extend_from_slice(&e.expiry.to_le_bytes());
-        }
-        self.buf.extend_from_slice(e.key);
+        keyed::encode_entry(&mut self.buf, e);
         self.entries += 1;
         self.added += 1;
     }
@@ -181,13 +113,13 @@ impl HintBuilder {
         let mut pos = 0;
         while pos < body.len() {
             starts.push(pos as u32);
-            pos = parse_entry(body, pos, 0)
+            pos = keyed::parse_entry(body, pos, 0)
                 .expect("entries this builder wrote")
                 .1;
         }
         starts.push(body.len() as u32);
         let key_at = |i: usize| {
-            parse_entry(body, starts[i] as usize, 0)
+            keyed::parse_entry(body, starts[i] as usize, 0)
                 .expect("entries this builder wrote")
                 .0
                 .key
@@ -228,109 +160,15 @@ impl HintBuilder {
         // The file has at least `added` records: if too few of those are entries, the compact
         // hint would be refused after walking the whole file (see `compact`).
         if compact && undamaged && !too_sparse(self.entries, self.added) {
-            let image = self
-                .compact(dir, id, data_len, tail)
+            let image = compact::image(&self.buf, self.entries, dir, id, data_len, tail)
                 .map_err(|e| Error::io("read data file", format::data_path(dir, id), e))?;
             if let Some(image) = image {
                 self.buf = image;
                 return self.put(dir, id);
             }
         }
-        for v in [
-            self.entries,
-            data_len,
-            summary.corrupt_records,
-            summary.corrupt_bytes,
-        ] {
-            self.buf.extend_from_slice(&v.to_le_bytes());
-        }
-        self.buf.extend_from_slice(&tail.to_le_bytes());
-        let crc = crc32fast::hash(&self.buf);
-        self.buf.extend_from_slice(&crc.to_le_bytes());
+        keyed::finish(&mut self.buf, self.entries, data_len, summary, tail);
         self.put(dir, id)
-    }
-
-    /// The compact hint of this builder's entries, or `None` if the data file's records do not
-    /// follow one another to its end or an entry is not where a record starts.
-    fn compact(
-        &self,
-        dir: &Path,
-        id: u32,
-        data_len: u64,
-        tail: u32,
-    ) -> io::Result<Option<Vec<u8>>> {
-        let file = File::open(format::data_path(dir, id))?;
-        let Some(image) = FileImage::new(&file, data_len)? else {
-            return Ok(None);
-        };
-        let data = image.bytes();
-        let body = &self.buf[FILE_HEADER_LEN..];
-        let mut wanted = EntryIter { body, pos: 0 };
-        let mut next = wanted.next();
-        let mut bitmap = Vec::new();
-        let mut chunks: Vec<(u32, crc32fast::Hasher)> = Vec::new();
-        let mut entries = 0u64;
-        let mut matched = true;
-        let walked = walk(
-            data,
-            FILE_HEADER_LEN,
-            data.len(),
-            u64::MAX,
-            |index, offset, h| {
-                if index % 8 == 0 {
-                    bitmap.push(0u8);
-                }
-                if index % CHUNK_RECORDS == 0 {
-                    chunks.push((offset as u32, crc32fast::Hasher::new()));
-                }
-                let key_end = offset + h.header_len as usize + h.key_len as usize;
-                chunks
-                    .last_mut()
-                    .expect("pushed above")
-                    .1
-                    .update(&data[offset..key_end]);
-                let Some(e) = next else { return };
-                if e.loc.offset as usize == offset {
-                    matched &= e.loc.len as u64 == h.record_len();
-                    bitmap[(index / 8) as usize] |= 1 << (index % 8);
-                    entries += 1;
-                    next = wanted.next();
-                } else if (e.loc.offset as usize) < offset {
-                    matched = false;
-                }
-            },
-        );
-        let Some(records) = walked else {
-            return Ok(None);
-        };
-        if !matched || next.is_some() || entries != self.entries {
-            return Ok(None);
-        }
-        // An open walks every record of the file for a compact hint, but reads only the entries
-        // of a hint with keys: where many records are superseded in the same file (a fill and
-        // an overwrite: half), the keyed hint loads faster (80 vs 130 ms for 1M keys). Merge
-        // outputs, and files only appended to, are all entries.
-        if too_sparse(entries, records) {
-            return Ok(None);
-        }
-        let header = FileHeader::decode(&self.buf[..FILE_HEADER_LEN], FileKind::Hint)
-            .expect("the header this builder wrote");
-        let mut out = Vec::with_capacity(
-            FILE_HEADER_LEN + bitmap.len() + chunks.len() * CHUNK_ROW_LEN + COMPACT_FOOTER_LEN,
-        );
-        out.extend_from_slice(&header.encode_version(COMPACT_HINT_VERSION));
-        out.extend_from_slice(&bitmap);
-        for (offset, digest) in chunks {
-            out.extend_from_slice(&offset.to_le_bytes());
-            out.extend_from_slice(&digest.finalize().to_le_bytes());
-        }
-        for v in [entries, records, data_len] {
-            out.extend_from_slice(&v.to_le_bytes());
-        }
-        out.extend_from_slice(&tail.to_le_bytes());
-        let crc = crc32fast::hash(&out);
-        out.extend_from_slice(&crc.to_le_bytes());
-        Ok(Some(out))
     }
 
     fn put(self, dir: &Path, id: u32) -> Result<()> {
@@ -354,55 +192,6 @@ impl HintBuilder {
 /// (fewer than 3 in 4 records are entries).
 fn too_sparse(entries: u64, records: u64) -> bool {
     entries.saturating_mul(4) < records.saturating_mul(3)
-}
-
-/// The entries of a keyed hint's body, in order (only for bodies this module wrote or verified).
-struct EntryIter<'a> {
-    body: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> Iterator for EntryIter<'a> {
-    type Item = Entry<'a>;
-
-    fn next(&mut self) -> Option<Entry<'a>> {
-        let (e, next) = parse_entry(self.body, self.pos, 0)?;
-        self.pos = next;
-        Some(e)
-    }
-}
-
-/// Walks the records of `data[from..to]` by their headers alone (values are neither read nor
-/// checked), at most `limit` of them, calling `visit(index, offset, header)` for each (index
-/// counts from 0 at `from`). Returns how many there were, or `None` unless they follow one
-/// another from `from` exactly to `to`.
-fn walk(
-    data: &[u8],
-    from: usize,
-    to: usize,
-    limit: u64,
-    mut visit: impl FnMut(u64, usize, &RecordHeader),
-) -> Option<u64> {
-    if from < FILE_HEADER_LEN || from > to || to > data.len() {
-        return None;
-    }
-    let mut pos = from;
-    let mut index = 0u64;
-    while pos < to {
-        if index == limit {
-            return None;
-        }
-        let head = &data[pos..to.min(pos + MAX_RECORD_HEADER_LEN)];
-        let header = format::decode_record_header(head, RecordLimits::FORMAT).ok()?;
-        let end = usize::try_from(pos as u64 + header.record_len()).ok()?;
-        if end > to {
-            return None;
-        }
-        visit(index, pos, &header);
-        index += 1;
-        pos = end;
-    }
-    Some(index)
 }
 
 /// CRC of the last bytes of a data file of length `len`: a cheap check that the file a hint
@@ -452,158 +241,41 @@ pub(crate) fn load_all(
     File::open(format::hint_path(dir, id))
         .and_then(|mut f| f.read_to_end(&mut bytes))
         .ok()?;
-    match checked_version(&bytes, id, order)? {
-        COMPACT_HINT_VERSION => load_compact(&bytes, dir, id, data_len, apply),
-        _ => load_keyed(&bytes, dir, id, data_len, apply),
+    let version = checked_version(&bytes, id, order)?;
+    let hint = HintFile {
+        bytes: &bytes,
+        dir,
+        id,
+        data_len,
+    };
+    match version {
+        COMPACT_HINT_VERSION => compact::load(&hint, apply),
+        _ => keyed::load(&hint, apply),
     }
 }
 
-fn load_keyed(
-    bytes: &[u8],
-    dir: &Path,
+/// A hint file read whole, with the data file it must describe: what both formats' loaders
+/// start from.
+struct HintFile<'a> {
+    bytes: &'a [u8],
+    dir: &'a Path,
     id: u32,
     data_len: u64,
-    apply: &mut dyn FnMut(&[Entry<'_>]),
-) -> Option<HintSummary> {
-    let summary = keyed_footer(bytes, dir, id, data_len)?;
-    let body = &bytes[FILE_HEADER_LEN..bytes.len() - FOOTER_LEN];
-    // Parse everything before applying anything, so a hint that fails half-way changes nothing.
-    let mut entries = Vec::with_capacity(summary.entries.min(1 << 24) as usize);
-    let mut pos = 0;
-    let mut free_from = FILE_HEADER_LEN as u64;
-    while pos < body.len() {
-        let (entry, next) = parse_entry(body, pos, id)?;
-        // Entries name distinct records of the data file in offset order. A hint whose checksums
-        // hold but whose positions do not (a crafted file, a writer bug) is not trusted: reads
-        // would fail past the end, and two keys on one record would make a fold report one key
-        // twice.
-        let start = entry.loc.offset as u64;
-        let end = start + entry.loc.len as u64;
-        if start < free_from || end > data_len || (entry.loc.len as usize) < format::MIN_RECORD_LEN
-        {
-            return None;
-        }
-        free_from = end;
-        entries.push(entry);
-        pos = next;
-    }
-    if entries.len() as u64 != summary.entries {
-        return None;
-    }
-    apply(&entries);
-    Some(summary)
 }
 
-/// What a compact hint says besides its bitmap.
-struct CompactFooter<'a> {
-    entries: u64,
-    records: u64,
-    bitmap: &'a [u8],
-    /// (offset of the first record, digest) per chunk of [`CHUNK_RECORDS`] records.
-    chunks: Vec<(usize, u32)>,
-}
-
-fn load_compact(
-    bytes: &[u8],
-    dir: &Path,
-    id: u32,
-    data_len: u64,
-    apply: &mut dyn FnMut(&[Entry<'_>]),
-) -> Option<HintSummary> {
-    let hint = compact_footer(bytes, dir, id, data_len)?;
-    let file = File::open(format::data_path(dir, id)).ok()?;
-    let image = FileImage::new(&file, data_len).ok()??;
-    let entries = walk_compact(&hint, image.bytes(), id)?;
-    apply(&entries);
-    Some(HintSummary {
-        entries: hint.entries,
-        corrupt_records: 0,
-        corrupt_bytes: 0,
-    })
-}
-
-/// The entries a compact hint selects from the data file `data`, or `None` if the file does not
-/// match the hint. Chunks are walked in parallel.
-fn walk_compact<'a>(hint: &CompactFooter<'_>, data: &'a [u8], id: u32) -> Option<Vec<Entry<'a>>> {
-    // Each chunk's entries go to their own part of one array: its size is known from the bitmap.
-    let chunk_bytes = (CHUNK_RECORDS / 8) as usize;
-    let counts: Vec<usize> = hint
-        .bitmap
-        .chunks(chunk_bytes)
-        .map(|b| b.iter().map(|x| x.count_ones() as usize).sum())
-        .collect();
-    if counts.iter().sum::<usize>() as u64 != hint.entries || counts.len() != hint.chunks.len() {
-        return None;
+impl HintFile<'_> {
+    /// The last `len` bytes, if the file holds a header and a footer of that length.
+    fn footer(&self, len: usize) -> Option<&[u8]> {
+        let at = self.bytes.len().checked_sub(len)?;
+        (at >= FILE_HEADER_LEN).then(|| &self.bytes[at..])
     }
-    let placeholder = Entry {
-        key: &[],
-        loc: Loc {
-            file_id: id,
-            offset: 0,
-            len: 0,
-            expires: 0,
-        },
-        flags: 0,
-        timestamp: 0,
-        expiry: 0,
-    };
-    let mut entries = vec![placeholder; hint.entries as usize];
-    let mut jobs = Vec::with_capacity(counts.len());
-    let mut rest = entries.as_mut_slice();
-    for (k, &count) in counts.iter().enumerate() {
-        let (mine, later) = rest.split_at_mut(count);
-        jobs.push((k, mine));
-        rest = later;
+
+    /// Whether a footer's data length and tail CRC describe the data file as it is now: a hint
+    /// describing any other length, or other last bytes, is stale.
+    fn describes(&self, data_len: u64, tail: u32) -> bool {
+        data_len == self.data_len
+            && tail_crc(&format::data_path(self.dir, self.id), self.data_len).ok() == Some(tail)
     }
-    let walk_chunk = |k: usize, out: &mut [Entry<'a>]| -> bool {
-        let (from, digest) = hint.chunks[k];
-        let to = hint.chunks.get(k + 1).map_or(data.len(), |c| c.0);
-        let records = CHUNK_RECORDS.min(hint.records - k as u64 * CHUNK_RECORDS);
-        let bits = &hint.bitmap[k * chunk_bytes..];
-        let mut crc = crc32fast::Hasher::new();
-        let mut filled = 0;
-        let walked = walk(data, from, to, records, |index, offset, h| {
-            let key_start = offset + h.header_len as usize;
-            let key_end = key_start + h.key_len as usize;
-            crc.update(&data[offset..key_end]);
-            if bits[(index / 8) as usize] & (1 << (index % 8)) == 0 {
-                return;
-            }
-            if let Some(slot) = out.get_mut(filled) {
-                *slot = Entry {
-                    key: &data[key_start..key_end],
-                    loc: Loc {
-                        file_id: id,
-                        offset: offset as u32,
-                        len: h.record_len() as u32,
-                        expires: 0,
-                    },
-                    flags: h.flags & HINT_FLAGS,
-                    timestamp: h.timestamp,
-                    expiry: h.expiry,
-                };
-            }
-            filled += 1;
-        });
-        walked == Some(records) && filled == out.len() && crc.finalize() == digest
-    };
-    // Everything is checked before anything is applied: a data file whose headers or keys
-    // changed since the hint was written (damage) is scanned instead.
-    let threads = crate::log::load_threads().min(jobs.len());
-    let ok = if threads <= 1 {
-        jobs.iter_mut().all(|(k, out)| walk_chunk(*k, out))
-    } else {
-        let per = jobs.len().div_ceil(threads);
-        std::thread::scope(|s| {
-            let handles: Vec<_> = jobs
-                .chunks_mut(per)
-                .map(|group| s.spawn(|| group.iter_mut().all(|(k, out)| walk_chunk(*k, out))))
-                .collect();
-            handles.into_iter().all(|h| h.join().unwrap_or(false))
-        })
-    };
-    drop(jobs);
-    ok.then_some(entries)
 }
 
 /// The version in a hint's header, if the header is intact (the rest is not checked).
@@ -631,8 +303,11 @@ pub(crate) fn entry_count(dir: &Path, id: u32) -> u64 {
         return 0;
     };
     let (footer_len, smallest_entry_bits) = match version {
-        COMPACT_HINT_VERSION => (COMPACT_FOOTER_LEN as u64, 1),
-        _ => (FOOTER_LEN as u64, (ENTRY_FIXED_LEN as u64 + 2) * 8),
+        COMPACT_HINT_VERSION => (compact::FOOTER_LEN as u64, 1),
+        _ => (
+            keyed::FOOTER_LEN as u64,
+            (keyed::ENTRY_FIXED_LEN as u64 + 2) * 8,
+        ),
     };
     let mut word = [0u8; 8];
     if len < FILE_HEADER_LEN as u64 + footer_len
@@ -648,7 +323,7 @@ pub(crate) fn entry_count(dir: &Path, id: u32) -> u64 {
 
 /// The version of a hint whose header names this file and order and whose CRC holds.
 fn checked_version(bytes: &[u8], id: u32, order: u32) -> Option<u16> {
-    if bytes.len() < FILE_HEADER_LEN + COMPACT_FOOTER_LEN.min(FOOTER_LEN) {
+    if bytes.len() < FILE_HEADER_LEN + compact::FOOTER_LEN.min(keyed::FOOTER_LEN) {
         return None;
     }
     let (header, version) =
@@ -661,125 +336,6 @@ fn checked_version(bytes: &[u8], id: u32, order: u32) -> Option<u16> {
         return None;
     }
     Some(version)
-}
-
-fn keyed_footer(bytes: &[u8], dir: &Path, id: u32, data_len: u64) -> Option<HintSummary> {
-    if bytes.len() < FILE_HEADER_LEN + FOOTER_LEN {
-        return None;
-    }
-    let footer = &bytes[bytes.len() - FOOTER_LEN..];
-    let word = |i: usize| u64::from_le_bytes(footer[i * 8..i * 8 + 8].try_into().unwrap());
-    if word(1) != data_len {
-        return None;
-    }
-    let tail = u32::from_le_bytes(footer[32..36].try_into().unwrap());
-    if tail_crc(&format::data_path(dir, id), data_len).ok()? != tail {
-        return None;
-    }
-    Some(HintSummary {
-        entries: word(0),
-        corrupt_records: word(2),
-        corrupt_bytes: word(3),
-    })
-}
-
-fn compact_footer<'a>(
-    bytes: &'a [u8],
-    dir: &Path,
-    id: u32,
-    data_len: u64,
-) -> Option<CompactFooter<'a>> {
-    let body_len = bytes
-        .len()
-        .checked_sub(FILE_HEADER_LEN + COMPACT_FOOTER_LEN)?;
-    let footer = &bytes[bytes.len() - COMPACT_FOOTER_LEN..];
-    let word = |i: usize| u64::from_le_bytes(footer[i * 8..i * 8 + 8].try_into().unwrap());
-    let (entries, records) = (word(0), word(1));
-    if word(2) != data_len || entries > records || records > data_len {
-        return None;
-    }
-    let bitmap_len = records.div_ceil(8) as usize;
-    let rows = records.div_ceil(CHUNK_RECORDS) as usize;
-    if bitmap_len + rows * CHUNK_ROW_LEN != body_len {
-        return None;
-    }
-    let body = &bytes[FILE_HEADER_LEN..FILE_HEADER_LEN + body_len];
-    let (bitmap, table) = body.split_at(bitmap_len);
-    // Bits past the last record must be clear, so that one file has one hint image.
-    if records % 8 != 0 && bitmap[bitmap_len - 1] >> (records % 8) != 0 {
-        return None;
-    }
-    let u32_at = |b: &[u8], i: usize| u32::from_le_bytes(b[i..i + 4].try_into().unwrap());
-    let chunks: Vec<(usize, u32)> = table
-        .chunks(CHUNK_ROW_LEN)
-        .map(|row| (u32_at(row, 0) as usize, u32_at(row, 4)))
-        .collect();
-    // Chunks start in order inside the file, the first right after the file header.
-    let starts_ok = chunks.first().is_none_or(|c| c.0 == FILE_HEADER_LEN)
-        && chunks.windows(2).all(|w| w[0].0 < w[1].0)
-        && chunks.last().is_none_or(|c| (c.0 as u64) < data_len);
-    if !starts_ok {
-        return None;
-    }
-    if tail_crc(&format::data_path(dir, id), data_len).ok()? != u32_at(footer, 24) {
-        return None;
-    }
-    Some(CompactFooter {
-        entries,
-        records,
-        bitmap,
-        chunks,
-    })
-}
-
-fn parse_entry(b: &[u8], pos: usize, file_id: u32) -> Option<(Entry<'_>, usize)> {
-    let fixed = b.get(pos..pos + ENTRY_FIXED_LEN)?;
-    let flags = fixed[0];
-    if flags & !HINT_FLAGS != 0 {
-        return None;
-    }
-    let u32_at = |i: usize| u32::from_le_bytes(fixed[i..i + 4].try_into().unwrap());
-    let (timestamp, offset, len) = (u32_at(1), u32_at(5), u32_at(9));
-    let mut at = pos + ENTRY_FIXED_LEN;
-    let mut key_len: u64 = 0;
-    for shift in (0..35).step_by(7) {
-        let byte = *b.get(at)?;
-        at += 1;
-        key_len |= u64::from(byte & 0x7f) << shift;
-        if byte & 0x80 == 0 {
-            break;
-        }
-        if shift == 28 {
-            return None;
-        }
-    }
-    let expiry = if flags & FLAG_HAS_EXPIRY != 0 {
-        let e = u32::from_le_bytes(b.get(at..at + 4)?.try_into().unwrap());
-        at += 4;
-        e
-    } else {
-        0
-    };
-    let key_len = usize::try_from(key_len).ok()?;
-    if key_len == 0 || key_len > crate::format::MAX_KEY_SIZE_LIMIT as usize {
-        return None;
-    }
-    let key = b.get(at..at + key_len)?;
-    Some((
-        Entry {
-            key,
-            loc: Loc {
-                file_id,
-                offset,
-                len,
-                expires: 0,
-            },
-            flags,
-            timestamp,
-            expiry,
-        },
-        at + key_len,
-    ))
 }
 
 #[cfg(test)]
@@ -913,20 +469,26 @@ mod tests {
         );
     }
 
-    #[test]
-    fn any_damage_or_truncation_makes_the_hint_ignored() {
-        let dir = tempfile::tempdir().unwrap();
-        sample(dir.path());
-        let path = format::hint_path(dir.path(), 3);
+    /// Flips each bit 0 and cuts at each byte of file 3's hint (order 2, data file of
+    /// `data_len` bytes): none of them loads.
+    fn every_flip_and_cut_is_ignored(dir: &Path, data_len: u64) {
+        let path = format::hint_path(dir, 3);
         let good = fs::read(&path).unwrap();
         for i in 0..good.len() {
             let mut bad = good.clone();
             bad[i] ^= 0x01;
             fs::write(&path, &bad).unwrap();
-            assert_eq!(collect(dir.path(), 2, 410), None, "flip at {i}");
+            assert_eq!(collect(dir, 2, data_len), None, "flip at {i}");
             fs::write(&path, &good[..i]).unwrap();
-            assert_eq!(collect(dir.path(), 2, 410), None, "cut at {i}");
+            assert_eq!(collect(dir, 2, data_len), None, "cut at {i}");
         }
+    }
+
+    #[test]
+    fn any_damage_or_truncation_makes_the_hint_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        sample(dir.path());
+        every_flip_and_cut_is_ignored(dir.path(), 410);
     }
 
     /// A real data file `<dir>/3.data` (order 2) of `records` (key, tombstone?) records, and the
@@ -1004,7 +566,7 @@ mod tests {
             .len();
         assert_eq!(
             size,
-            (FILE_HEADER_LEN + 2 + CHUNK_ROW_LEN + COMPACT_FOOTER_LEN) as u64
+            (FILE_HEADER_LEN + 2 + compact::CHUNK_ROW_LEN + compact::FOOTER_LEN) as u64
         );
     }
 
@@ -1027,16 +589,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (data, _) = data_file(dir.path(), &distinct(20), true);
         let len = data.len() as u64;
-        let path = format::hint_path(dir.path(), 3);
-        let good = fs::read(&path).unwrap();
-        for i in 0..good.len() {
-            let mut bad = good.clone();
-            bad[i] ^= 0x01;
-            fs::write(&path, &bad).unwrap();
-            assert_eq!(collect(dir.path(), 2, len), None, "flip at {i}");
-            fs::write(&path, &good[..i]).unwrap();
-            assert_eq!(collect(dir.path(), 2, len), None, "cut at {i}");
-        }
+        every_flip_and_cut_is_ignored(dir.path(), len);
     }
 
     #[test]
@@ -1071,7 +624,7 @@ mod tests {
     )]
     fn a_compact_hint_of_several_chunks_loads_in_parallel_and_checks_each() {
         let dir = tempfile::tempdir().unwrap();
-        let n = CHUNK_RECORDS as u32 * 2 + 100;
+        let n = compact::CHUNK_RECORDS as u32 * 2 + 100;
         let mut records = distinct(n);
         // Every 10th key again at the end: entries of the first chunks move to the last.
         records.extend(
