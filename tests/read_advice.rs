@@ -1,5 +1,5 @@
 //! Data files are mapped for random access (MADV_RANDOM), so a get that misses the page cache
-//! reads one page and not a whole read-ahead window; see the comment in src/file.rs.
+//! reads one page and not a whole read-ahead window; see the comment in src/io/map.rs.
 
 #![cfg(target_os = "linux")]
 

@@ -215,7 +215,7 @@ fn tail_crc(data: &[u8]) -> u32 {
 }
 
 /// Appends to `out` (a compact hint's header, or nothing) the bitmap, chunk table and footer of a
-/// compact hint of `data` whose bitmap is taken from `selection`, as `src/hint.rs` lays them out.
+/// compact hint of `data` whose bitmap is taken from `selection`, as `src/log/hint/compact.rs` lays them out.
 /// Where the records stop following one another the walk stops, and the hint will not load.
 fn compact_hint(out: &mut Vec<u8>, data: &[u8], selection: &[u8]) {
     const CHUNK: u64 = 1 << 16;

@@ -19,20 +19,14 @@ use super::*;
 ///
 /// Without more, groups stay small when writers write in a loop: the writers an fsync covers
 /// return, write again while the next fsync already runs for the writers that arrived meanwhile,
-/// and so wait for the one after. Writers then split into two alternating half-groups (measured:
-/// 4 synced writers, 2.1 writes per fsync). So the thread about to run an fsync first *gathers*:
+/// and so wait for the one after. Writers then split into two alternating half-groups. So the
+/// thread about to run an fsync first *gathers*:
 /// it waits until as many writers have appended as were waiting when the last fsync ended
 /// (`concurrency`), for at most half the last fsync's duration (a writer that stopped writing
 /// costs that wait once: the next fsync's end counts one writer fewer). This is
 /// the adaptive form of PostgreSQL's `commit_delay`/`commit_siblings` and MySQL's
-/// `binlog_group_commit_sync_delay`. A lone writer never waits.
-///
-/// Measured (the peer benchmark's bitcask binary, 4 writers x 2,000 synced puts against 1
-/// writer, medians of 5-6 runs alternated with the library before): 2.02x -> 2.61-2.81x one
-/// writer's rate (2.3x in a noisier hour), 2.1 -> 4.0 writes per fsync. Slower, tried: waking waiters with `unpark` in
-/// parallel instead of the condvar (2.15x), letting the writer that completes the group run
-/// the fsync (smaller groups), polling with `yield_now` near the expected end of an fsync
-/// (2.28x: on two cores the yielding waiters took the CPU from the writers still to come).
+/// `binlog_group_commit_sync_delay`. A lone writer never waits. Measurements and the
+/// alternatives tried: bench/DECISIONS.md, "Group commit".
 pub(super) struct SyncState {
     pub(super) progress: Mutex<SyncProgress>,
     pub(super) done: Condvar,
@@ -106,7 +100,7 @@ impl Inner {
             if p.gathering {
                 // Even before the group is complete: woken now and then, the leader's CPU is
                 // less often idle when the last writer arrives, and a wake-up from idle costs
-                // most here (4 synced writers: 2.61x one writer's rate vs 2.39x waking it once).
+                // most (bench/DECISIONS.md, "Group commit").
                 self.sync.arrived.notify_one();
             }
         }

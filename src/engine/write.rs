@@ -140,8 +140,8 @@ impl Inner {
     /// Appends a put whose record carries `expiry` (0 = none) and syncs per the mode.
     fn put_expiring(&self, key: &[u8], value: &[u8], expiry: u32) -> Result<()> {
         // The keydir insert below is a cache miss into a table far larger than the cache: start
-        // it now, so it overlaps with encoding, checksumming and copying the record (put 359-381
-        // -> 296-317 ns in benches/hot_paths, 1M keys).
+        // it now, so it overlaps with encoding, checksumming and copying the record
+        // (bench/DECISIONS.md, "Keydir prefetch on put").
         self.keydir.prefetch(key);
         let now = now_secs();
         let expires = self.opts.expires_at(now, expiry);
@@ -347,10 +347,9 @@ impl Inner {
     }
 }
 
-/// How far appends may run ahead of the writeback started for them. Measured with benches/merge
-/// (32 MiB files, a putter and a getter): 1 MiB cut the put maximum from 22-27 ms to 4-12 ms but
-/// cost 8-25% of the puts and made the getter's p99 5x worse (1.2 -> 6.5-7.9 µs), as writeback
-/// then competes with it all the time.
+/// How far appends may run ahead of the writeback started for them. Closer cuts the worst put's
+/// wait but costs throughput and read latency, as writeback then competes with everything all
+/// the time (bench/DECISIONS.md, "Write-behind distance").
 pub(super) const WRITE_BEHIND_BYTES: u64 = 8 << 20;
 
 /// The append map for an active file of `len` bytes, unless the options or the filesystem rule

@@ -45,7 +45,7 @@ pub const DATA_MAGIC: [u8; 8] = *b"\x89BCD\r\n\x1a\n";
 pub const HINT_MAGIC: [u8; 8] = *b"\x89BCH\r\n\x1a\n";
 /// The format version this library writes and reads.
 pub const FORMAT_VERSION: u16 = 1;
-/// Hint file version of a compact hint (one bit per record, no keys; `src/hint.rs`). Hints of
+/// Hint file version of a compact hint (one bit per record, no keys; `src/log/hint/compact.rs`). Hints of
 /// [`FORMAT_VERSION`] list every entry with its key. A reader that knows only version 1 ignores a
 /// compact hint (its header fails the version check) and scans the data file instead.
 pub const COMPACT_HINT_VERSION: u16 = 2;

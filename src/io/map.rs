@@ -2,7 +2,7 @@
 //! sequential reader.
 //!
 //! Reads go through a memory map: a get costs a lookup and a copy out of the page cache, no
-//! system call (a `pread` per get was a third of the read path). The one hazard of a map is a
+//! system call (bench/DECISIONS.md, "Reads through memory maps"). The one hazard of a map is a
 //! read past the end of the file, which the kernel answers with SIGBUS; [`Mapped::bytes`] only
 //! hands out ranges inside the file length it has seen with `fstat`, re-checking when asked for
 //! more (the active file grows), so an index entry past the end gets an error, never a signal.
@@ -83,8 +83,8 @@ impl Mapped {
         }
         // Reads follow the keydir, so they land at random offsets. Without this hint every miss
         // faults in a read-around window (read_ahead_kb, 8 MiB on some disks) for one record;
-        // once the data outgrows the page cache that thrashes it (181 vs 13,794 gets/s at 1M
-        // keys with 32 MiB of cache, bench/results/scaling.md). Advice only: ignore failure.
+        // once the data outgrows the page cache that thrashes it (bench/DECISIONS.md, "Reads
+        // through memory maps"). Advice only: ignore failure.
         // SAFETY: `ptr`/`reserved` describe the mapping just created.
         unsafe { libc::madvise(ptr, reserved, libc::MADV_RANDOM) };
         Ok(Mapped {
@@ -220,7 +220,7 @@ const GROW_STEP: u64 = 8 << 20;
 /// was half of a put). The bytes are in the page cache, hence in the file, as soon as the copy
 /// returns: a killed process loses nothing, and `fdatasync` on the file writes them out exactly
 /// as it does written pages. The file is longer than its records by the reserved zeros until it
-/// is sealed or closed ([`WriteMap::finish`]); recovery stops at them (`recovery.rs`).
+/// is sealed or closed ([`WriteMap::finish`]); recovery stops at them (`log/recovery.rs`).
 pub(crate) struct WriteMap {
     ptr: *mut u8,
     reserved: u64,
@@ -278,9 +278,9 @@ impl WriteMap {
 
     /// Unmaps the whole pages below `upto`, where no append will go again. Writeback of pages
     /// still mapped writable makes the kernel write-protect them one at a time, each with a TLB
-    /// shootdown (an interprocessor interrupt to every CPU the process runs on): 11% of a 3M-key
-    /// fill's time went there when the write-behind's `sync_file_range` found the pages mapped.
-    /// Unmapping costs one shootdown for the whole range, and the bytes stay in the page cache.
+    /// shootdown (an interprocessor interrupt to every CPU the process runs on). Unmapping costs
+    /// one shootdown for the whole range, and the bytes stay in the page cache (bench/DECISIONS.md,
+    /// "Unmapping the written front of the append map").
     pub(crate) fn release_front(&mut self, upto: u64) {
         // SAFETY: sysconf has no preconditions.
         let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(1) as u64;

@@ -4,20 +4,17 @@
 //! Why: a lookup of a random key touches a slot and an arena entry somewhere in tens of megabytes
 //! (about 30 MB per million 16-byte keys). With 4 KiB pages each of those touches also misses the
 //! TLB, and the page walk is one more dependent memory access. With 2 MiB pages the whole keydir of
-//! a few million keys fits the TLB. Measured on the 2-core bench VM with THP switched to `always`
-//! versus `madvise` (the default, under which the system allocator's memory gets no huge pages),
-//! 1M keys: random reads +15%, reads of absent keys +30%, overwrites +5-15%. With this module
-//! (THP left at `madvise`): benches/keydir_mem at 10M keys, gets 244 -> 199-206 ns, absent keys
-//! 122 -> 108 ns; the peer benchmark's C reads (1M keys) +3-14%. The cost is the first touch of
-//! each 2 MiB page, which the kernel zeroes at once: fills in a fresh process measured 0-7%
-//! slower on the bench VM, within the run-to-run spread.
+//! a few million keys fits the TLB. THP is `madvise` by default, under which the system
+//! allocator's memory gets no huge pages, so the keydir asks for them itself. The cost is the
+//! first touch of each 2 MiB page, which the kernel zeroes at once. Measurements:
+//! bench/DECISIONS.md, "Huge pages for the keydir".
 //!
 //! How: a [`Pool`] maps anonymous memory in segments aligned to 2 MiB and advised
 //! `MADV_HUGEPAGE`, and hands out page-granular blocks first-fit, coalescing freed ones. Freed
 //! memory is reused first while it is still resident (and in huge pages); beyond 1/32 of the
 //! memory in use, or 64 MiB if that is more, it goes back to the kernel (`MADV_DONTNEED`), so the
 //! resident size exceeds the live size by at most that much (jemalloc bounds its dirty pages the
-//! same way; measured at 10M keys: +0.7 B/key, 30.2 -> 30.8-31.0) and a process whose stores are
+//! same way) and a process whose stores are
 //! all closed keeps at most 64 MiB for the next open. All keydirs of a process share one pool ([`Pool::shared`]). Blocks smaller than
 //! [`POOL_MIN`] come from the system allocator, so small stores (and the many small keydirs of a
 //! test suite) do not pay a 2 MiB page each.
@@ -102,8 +99,7 @@ impl Pool {
 
     /// The process-wide pool every keydir draws from, so a store that is closed and opened
     /// again (or a second store) reuses resident memory instead of faulting in and zeroing
-    /// fresh pages: with a pool per keydir, reopening 1M keys in the same process took 101-126
-    /// instead of 77-95 ms (the system allocator keeps freed memory for reuse as well).
+    /// fresh pages, as the system allocator would.
     pub fn shared() -> Option<Arc<Pool>> {
         static SHARED: OnceLock<Option<Arc<Pool>>> = OnceLock::new();
         SHARED
@@ -150,9 +146,8 @@ impl Pool {
         p.dirty_bytes += len;
         // Giving memory back at once would keep resident size exact but split the huge pages the
         // freed span shares with live blocks, and the next blocks placed there would get 4 KiB
-        // pages (measured: reads of absent keys 5-10% slower). Never giving it back would leave
-        // a keydir that stopped growing with its last freed tables resident for good (measured:
-        // +6.5 B/key of RSS at 10M keys).
+        // pages. Never giving it back would leave a keydir that stopped growing with its last
+        // freed tables resident for good (bench/DECISIONS.md, "Huge pages for the keydir").
         let limit = (p.in_use / DIRTY_RATIO).max(self.retain);
         while p.dirty_bytes > limit {
             let Some((&a, &l)) = p.dirty.iter().max_by_key(|&(_, &l)| l) else {

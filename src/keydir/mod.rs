@@ -26,9 +26,9 @@
 //!   alone); staggered, the average is ~13 B/key at any key count.
 //!
 //! - **Huge pages.** Tables and full 64 KiB chunks come from a pool of 2 MiB-aligned memory
-//!   advised `MADV_HUGEPAGE` (`crate::hugemem`): a random lookup's two touches then rarely miss
-//!   the TLB as well as the cache (benches/keydir_mem, 10M keys: gets 244 -> 199-206 ns,
-//!   absent keys 122 -> 108 ns; see that module for the release policy that keeps RSS honest).
+//!   advised `MADV_HUGEPAGE` (`hugemem`): a random lookup's two touches then rarely miss
+//!   the TLB as well as the cache (see that module for the release policy that keeps RSS
+//!   honest).
 //!
 //! Budget for a 16-byte key: slot table 8 B / load (load between 0.44 and 0.875, ~13 B averaged
 //! over the stagger) + arena entry 12 (`Loc`) + 1 (varint) + 16 (key) + chunk tail slack. That is

@@ -109,8 +109,8 @@ pub(super) fn image(
     }
     // An open walks every record of the file for a compact hint, but reads only the entries
     // of a hint with keys: where many records are superseded in the same file (a fill and
-    // an overwrite: half), the keyed hint loads faster (80 vs 130 ms for 1M keys). Merge
-    // outputs, and files only appended to, are all entries.
+    // an overwrite: half), the keyed hint loads faster (bench/DECISIONS.md, "Compact or keyed
+    // hint"). Merge outputs, and files only appended to, are all entries.
     if too_sparse(entries, records) {
         return Ok(None);
     }
