@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::engine::Inner;
+use crate::engine::{Bitcask, Inner};
 use crate::io::clock::now_secs;
 use crate::io::fs::sync_dir;
 use crate::keydir::Loc;
@@ -184,7 +184,7 @@ impl Inner {
     }
 }
 
-impl crate::Bitcask {
+impl Bitcask {
     /// Removes expired keys from the index now, so their bytes show as dead in [`Bitcask::stats`]
     /// (the background thread does this about once a second). Returns how many it removed.
     pub fn sweep_expired(&self) -> usize {
