@@ -74,13 +74,10 @@ fn time_gets(m: &impl Map, base: u64, n: u64, lookups: u64, threads: u64, hit: b
     std::thread::scope(|s| {
         for t in 0..threads {
             s.spawn(move || {
-                let mut x = 0x9E37_79B9_7F4A_7C15 ^ (t + 1);
+                let mut rng = fastrand::Rng::with_seed(0x9E37_79B9_7F4A_7C15 ^ (t + 1));
                 let mut found = 0u64;
                 for _ in 0..lookups {
-                    x ^= x << 13;
-                    x ^= x >> 7;
-                    x ^= x << 17;
-                    found += u64::from(m.lookup(&key(base + x % n)).is_some());
+                    found += u64::from(m.lookup(&key(base + rng.u64(..n))).is_some());
                 }
                 assert_eq!(found, if hit { lookups } else { 0 });
                 black_box(found);

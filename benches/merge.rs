@@ -26,6 +26,7 @@ use std::sync::{Barrier, Mutex};
 use std::time::{Duration, Instant};
 
 use bitcask::{Bitcask, Options, Stats};
+use fastrand::Rng;
 
 const DEFAULT_KEYS: u64 = 1_000_000;
 const BIG_KEYS: u64 = 10_000_000;
@@ -40,18 +41,6 @@ fn value(i: u64, version: u64, out: &mut [u8; VALUE_LEN]) {
     for chunk in out.chunks_mut(8) {
         x = mix(x);
         chunk.copy_from_slice(&x.to_le_bytes()[..chunk.len()]);
-    }
-}
-
-/// xorshift64: a cheap per-thread source of random key indexes.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
     }
 }
 
@@ -249,12 +238,12 @@ fn run_phase(db: &Bitcask, n: u64, merge: bool, duration: Duration) -> Phase {
             stop.store(true, Ordering::Relaxed);
         });
         let putter = s.spawn(|| {
-            let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+            let mut rng = Rng::with_seed(0x9E37_79B9_7F4A_7C15);
             let mut v = [0u8; VALUE_LEN];
             let mut lat = Vec::with_capacity(1 << 22);
             start_line.wait();
             while !stop.load(Ordering::Relaxed) {
-                let i = rng.below(n);
+                let i = rng.u64(..n);
                 value(i, 3 + lat.len() as u64, &mut v);
                 let k = key(i);
                 let t = Instant::now();
@@ -264,12 +253,12 @@ fn run_phase(db: &Bitcask, n: u64, merge: bool, duration: Duration) -> Phase {
             lat
         });
         let getter = s.spawn(|| {
-            let mut rng = Rng(0xD1B5_4A32_D192_ED03);
+            let mut rng = Rng::with_seed(0xD1B5_4A32_D192_ED03);
             let mut lat = Vec::with_capacity(1 << 22);
             let mut misses = 0;
             start_line.wait();
             while !stop.load(Ordering::Relaxed) {
-                let k = key(rng.below(n));
+                let k = key(rng.u64(..n));
                 let t = Instant::now();
                 let found = db.get(&k).expect("get").is_some();
                 lat.push(t.elapsed().as_nanos() as u64);

@@ -10,7 +10,8 @@ use std::io::{BufRead, BufReader};
 use std::time::Duration;
 
 use bitcask::{Bitcask, Options, SyncMode};
-use common::{Rng, child_role, spawn_child};
+use common::{child_role, spawn_child};
+use fastrand::Rng;
 
 const TEST: &str = "acknowledged_writes_survive_sigkill_in_every_sync_mode";
 
@@ -42,7 +43,7 @@ fn child(role: &str, dir: &std::path::Path) -> ! {
     let (mode, round) = (parts.next().unwrap(), parts.next().unwrap());
     let merge_every: Option<u64> = parts.next().map(|n| n.parse().unwrap());
     let db = Bitcask::open(dir, &options(mode)).unwrap();
-    let mut rng = Rng::new(std::process::id() as u64);
+    let mut rng = Rng::with_seed(std::process::id() as u64);
     let mut out = std::io::stdout().lock();
     let first_version = round.parse::<u64>().unwrap() * 1_000_000_000 + 1;
     for version in first_version.. {
@@ -51,8 +52,8 @@ fn child(role: &str, dir: &std::path::Path) -> ! {
         {
             db.merge().unwrap();
         }
-        let key = rng.below(200);
-        if rng.below(5) == 0 {
+        let key = rng.u64(..200);
+        if rng.u64(..5) == 0 {
             writeln!(out, "@@D {key}").unwrap();
             out.flush().unwrap();
             db.delete(&key.to_be_bytes()).unwrap();
@@ -116,7 +117,7 @@ fn kill_and_check(test: &str, modes: &[&str], merge_every: Option<u64>, default_
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(default_kills);
-    let mut rng = Rng::new(7);
+    let mut rng = Rng::with_seed(7);
     for &mode in modes {
         let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
         // Last acknowledged state of each key (None = deleted).
@@ -129,7 +130,7 @@ fn kill_and_check(test: &str, modes: &[&str], merge_every: Option<u64>, default_
             let mut child = spawn_child(test, &role, dir.path());
             let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
             let mut pending = None;
-            let stop_after = 20 + rng.below(400);
+            let stop_after = 20 + rng.u64(..400);
             let mut seen = 0;
             while seen < stop_after {
                 let Some(Ok(line)) = lines.next() else { break };

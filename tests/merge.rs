@@ -9,7 +9,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bitcask::{Bitcask, ErrorKind, MergeTrigger, Options};
-use common::{Rng, data_files};
+use common::data_files;
+use fastrand::Rng;
 
 fn opts() -> Options {
     let mut o = Options::default();
@@ -97,12 +98,12 @@ fn merge_shrinks_disk_to_the_live_data_and_keeps_every_key() {
 #[test]
 fn deleted_keys_never_come_back_whatever_the_mix_of_merges_and_reopens() {
     let dir = tempfile::tempdir().unwrap();
-    let mut rng = Rng::new(99);
+    let mut rng = Rng::with_seed(99);
     let mut model: BTreeMap<u32, Vec<u8>> = BTreeMap::new();
     let mut db = Bitcask::open(dir.path(), &opts()).unwrap();
     for step in 0..4000u32 {
-        let k = rng.below(300) as u32;
-        match rng.below(20) {
+        let k = rng.u64(..300) as u32;
+        match rng.u64(..20) {
             0..=10 => {
                 let v = value(k, step);
                 db.put(&k.to_be_bytes(), &v).unwrap();
@@ -123,7 +124,7 @@ fn deleted_keys_never_come_back_whatever_the_mix_of_merges_and_reopens() {
                 // Remove some hints: reopen must scan those files and agree.
                 for h in std::fs::read_dir(dir.path()).unwrap() {
                     let p = h.unwrap().path();
-                    if p.extension().is_some_and(|e| e == "hint") && rng.below(2) == 0 {
+                    if p.extension().is_some_and(|e| e == "hint") && rng.bool() {
                         std::fs::remove_file(p).unwrap();
                     }
                 }

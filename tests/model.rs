@@ -9,21 +9,21 @@ use std::collections::BTreeMap;
 use std::ops::ControlFlow;
 
 use bitcask::{Batch, Bitcask, Options, SyncMode};
-use common::Rng;
+use fastrand::Rng;
 
 fn run(seed: u64, steps: usize) {
     let dir = tempfile::tempdir().unwrap();
-    let mut rng = Rng::new(seed);
+    let mut rng = Rng::with_seed(seed);
     let mut opts = Options::default();
-    opts.max_file_size(256 + rng.below(4096)).unwrap();
-    if rng.below(4) == 0 {
+    opts.max_file_size(256 + rng.u64(..4096)).unwrap();
+    if rng.u64(..4) == 0 {
         opts.sync(SyncMode::Always).unwrap();
     }
     let mut db = Bitcask::open(dir.path(), &opts).unwrap();
     let mut model: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
     // A small key space so overwrites and deletes hit existing keys often.
     let key_of = |rng: &mut Rng| -> Vec<u8> {
-        let id = rng.below(64);
+        let id = rng.u64(..64);
         let mut k = format!("k{id}").into_bytes();
         if id.is_multiple_of(5) {
             k.push(0); // keys with NUL bytes
@@ -32,15 +32,15 @@ fn run(seed: u64, steps: usize) {
     };
     for step in 0..steps {
         let ctx = || format!("seed {seed} step {step}");
-        match rng.below(100) {
+        match rng.u64(..100) {
             0..=44 => {
                 let k = key_of(&mut rng);
-                let len = match rng.below(10) {
+                let len = match rng.u64(..10) {
                     0 => 0,
-                    1 => 2000 + rng.below(3000) as usize,
-                    _ => rng.below(64) as usize,
+                    1 => 2000 + rng.usize(..3000),
+                    _ => rng.usize(..64),
                 };
-                let v = rng.bytes(len);
+                let v = common::bytes(&mut rng, len);
                 db.put(&k, &v).unwrap();
                 model.insert(k, v);
             }
@@ -56,14 +56,14 @@ fn run(seed: u64, steps: usize) {
             55..=59 => {
                 // A batch of puts and deletes, applied in order.
                 let mut batch = Batch::new();
-                for _ in 0..1 + rng.below(8) {
+                for _ in 0..1 + rng.u64(..8) {
                     let k = key_of(&mut rng);
-                    if rng.below(3) == 0 {
+                    if rng.u64(..3) == 0 {
                         batch.delete(&k).unwrap();
                         model.remove(&k);
                     } else {
-                        let len = rng.below(40) as usize;
-                        let v = rng.bytes(len);
+                        let len = rng.usize(..40);
+                        let v = common::bytes(&mut rng, len);
                         batch.put(&k, &v).unwrap();
                         model.insert(k, v);
                     }
@@ -74,8 +74,8 @@ fn run(seed: u64, steps: usize) {
                 // A TTL far in the future: the record carries an expiry field through reopen,
                 // hints and merge, and the key stays.
                 let k = key_of(&mut rng);
-                let len = rng.below(40) as usize;
-                let v = rng.bytes(len);
+                let len = rng.usize(..40);
+                let v = common::bytes(&mut rng, len);
                 db.put_ttl(&k, &v, 1_000_000).unwrap();
                 model.insert(k, v);
             }

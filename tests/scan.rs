@@ -6,7 +6,7 @@ mod common;
 use std::ops::ControlFlow;
 
 use bitcask::{Bitcask, Options};
-use common::Rng;
+use fastrand::Rng;
 
 fn keys() -> Vec<Vec<u8>> {
     let mut k: Vec<Vec<u8>> = vec![
@@ -21,10 +21,10 @@ fn keys() -> Vec<Vec<u8>> {
         b"ba".to_vec(),
         b"\x7f".to_vec(),
     ];
-    let mut rng = Rng::new(3);
+    let mut rng = Rng::with_seed(3);
     for _ in 0..200 {
-        let len = 1 + rng.below(6) as usize;
-        k.push(rng.bytes(len));
+        let len = 1 + rng.usize(..6);
+        k.push(common::bytes(&mut rng, len));
     }
     k.sort();
     k.dedup();
@@ -49,10 +49,7 @@ fn scans_follow_unsigned_byte_order_with_open_and_closed_bounds() {
     let db = Bitcask::open(dir.path(), &Options::default()).unwrap();
     let all = keys();
     let mut shuffled = all.clone();
-    let mut rng = Rng::new(5);
-    for i in (1..shuffled.len()).rev() {
-        shuffled.swap(i, rng.below(i as u64 + 1) as usize);
-    }
+    Rng::with_seed(5).shuffle(&mut shuffled);
     for k in &shuffled {
         db.put(k, &[k.as_slice(), b"=v"].concat()).unwrap();
     }

@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex};
 use bitcask::{Batch, Bitcask, Options};
 
 mod common;
-use common::Rng;
+use fastrand::Rng;
 
 const THREADS: usize = 8;
 const KEYS_PER_THREAD: usize = 48;
@@ -162,7 +162,7 @@ fn parse_key(k: &[u8]) -> Result<usize, String> {
 }
 
 fn worker(db: &Bitcask, s: &Shared, t: usize, ops: u64, seed: u64) -> Result<(), String> {
-    let mut rng = Rng::new(seed ^ ((t as u64 + 1) * 0x51_7CC1));
+    let mut rng = Rng::with_seed(seed ^ ((t as u64 + 1) * 0x51_7CC1));
     let mine = t * KEYS_PER_THREAD..(t + 1) * KEYS_PER_THREAD;
     let mut next_n = vec![1u64; KEYS_PER_THREAD];
     let mut r = Reader {
@@ -173,10 +173,10 @@ fn worker(db: &Bitcask, s: &Shared, t: usize, ops: u64, seed: u64) -> Result<(),
         if s.failed.load(SeqCst) {
             return Ok(());
         }
-        match rng.below(100) {
+        match rng.u64(..100) {
             // A write to one of this thread's keys.
             0..=34 => {
-                let k = mine.start + rng.below(KEYS_PER_THREAD as u64) as usize;
+                let k = mine.start + rng.usize(..KEYS_PER_THREAD);
                 let n = next_n[k - mine.start];
                 next_n[k - mine.start] += 1;
                 s.started[k].store(n, SeqCst);
@@ -192,8 +192,8 @@ fn worker(db: &Bitcask, s: &Shared, t: usize, ops: u64, seed: u64) -> Result<(),
             35..=44 => {
                 let id = ((t as u64 + 1) << 40) | i;
                 let mut items = Vec::new();
-                while items.len() < 2 + rng.below(4) as usize {
-                    let k = mine.start + rng.below(KEYS_PER_THREAD as u64) as usize;
+                while items.len() < 2 + rng.usize(..4) {
+                    let k = mine.start + rng.usize(..KEYS_PER_THREAD);
                     if items.iter().any(|&(kk, _)| kk == k) {
                         continue;
                     }
@@ -220,9 +220,9 @@ fn worker(db: &Bitcask, s: &Shared, t: usize, ops: u64, seed: u64) -> Result<(),
             }
             // Point reads of any thread's keys.
             45..=84 => {
-                let k = rng.below(KEYS as u64) as usize;
+                let k = rng.usize(..KEYS);
                 let lo = s.committed[k].load(SeqCst);
-                let got = if rng.below(4) == 0 {
+                let got = if rng.u64(..4) == 0 {
                     // contains answers from memory: check it against the same window.
                     db.contains(&key(k))
                         .map_err(|e| e.to_string())?
@@ -239,7 +239,7 @@ fn worker(db: &Bitcask, s: &Shared, t: usize, ops: u64, seed: u64) -> Result<(),
             _ => {
                 let lo = window_start(s);
                 let mut snap = HashMap::new();
-                let what = match rng.below(4) {
+                let what = match rng.u64(..4) {
                     0 => {
                         for item in db.iter() {
                             let (k, v) = item.map_err(|e| e.to_string())?;
@@ -268,7 +268,7 @@ fn worker(db: &Bitcask, s: &Shared, t: usize, ops: u64, seed: u64) -> Result<(),
                     }
                     2 => {
                         // A range scan: check only the keys in range, in order.
-                        let (a, b) = (rng.below(KEYS as u64) as usize, KEYS);
+                        let (a, b) = (rng.usize(..KEYS), KEYS);
                         let mut last: Option<Vec<u8>> = None;
                         let mut got = Vec::new();
                         let _flow = db

@@ -9,6 +9,7 @@ use crate::args::{Parsed, Spec, flag, val};
 use crate::hist::Histogram;
 use crate::{CmdResult, Fail};
 use bitcask::{Bitcask, Options, SyncMode};
+use fastrand::Rng;
 
 pub static BENCH: Spec = Spec {
     name: "bench",
@@ -178,24 +179,6 @@ fn config(p: &Parsed) -> Result<Config, Fail> {
     })
 }
 
-/// xorshift64*: fast, good enough to spread keys, reproducible from the seed.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Self {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        ((self.next() as u128 * n as u128) >> 64) as u64
-    }
-}
-
 /// Writes key number `i` into `buf` (zero-padded decimal, `buf.len()` digits).
 fn key_into(buf: &mut [u8], mut i: u64) {
     for b in buf.iter_mut().rev() {
@@ -215,10 +198,8 @@ const VALUE_OFFSETS: u64 = 61;
 
 impl Values {
     fn new(size: usize, seed: u64) -> Self {
-        let mut rng = Rng::new(seed ^ 0xA5A5);
-        let pool = (0..size + VALUE_OFFSETS as usize)
-            .map(|_| rng.next() as u8)
-            .collect();
+        let mut pool = vec![0; size + VALUE_OFFSETS as usize];
+        Rng::with_seed(seed ^ 0xA5A5).fill(&mut pool);
         Values { pool, size }
     }
     fn of(&self, i: u64) -> &[u8] {
@@ -284,11 +265,7 @@ fn run_phases(cfg: &Config, dir: &Path, json: bool) -> Result<Vec<PhaseResult>, 
         let r = match phase {
             "fill" => {
                 let mut order: Vec<u64> = (0..cfg.keys).collect();
-                let mut rng = Rng::new(cfg.seed);
-                for i in (1..order.len()).rev() {
-                    let j = rng.below(i as u64 + 1) as usize;
-                    order.swap(i, j);
-                }
+                Rng::with_seed(cfg.seed).shuffle(&mut order);
                 ops_phase(
                     phase,
                     cfg,
@@ -384,7 +361,7 @@ fn run_phases(cfg: &Config, dir: &Path, json: bool) -> Result<Vec<PhaseResult>, 
 
 /// Key numbers drawn uniformly from `base..base + keys`.
 fn random_key(keys: u64, base: u64) -> impl Fn(&mut Rng, u64) -> u64 + Sync {
-    move |rng, _| base + rng.below(keys)
+    move |rng, _| base + rng.u64(..keys)
 }
 
 #[derive(Clone, Copy)]
@@ -414,8 +391,9 @@ fn ops_phase(
                 let (pick, failure) = (&pick, &failure);
                 s.spawn(move || {
                     let mut hist = Histogram::default();
-                    let mut rng =
-                        Rng::new(cfg.seed.wrapping_add(t + 1).wrapping_mul(31) ^ name.len() as u64);
+                    let mut rng = Rng::with_seed(
+                        cfg.seed.wrapping_add(t + 1).wrapping_mul(31) ^ name.len() as u64,
+                    );
                     let mut key = vec![0u8; cfg.key_size];
                     let (mut found, mut bytes, mut writes) = (0u64, 0u64, 0u64);
                     let from = t * per_thread;
@@ -426,7 +404,7 @@ fn ops_phase(
                         let write = match op {
                             Op::Put => true,
                             Op::Get | Op::GetMissing => false,
-                            Op::Mixed => rng.below(10) == 0,
+                            Op::Mixed => rng.u8(..10) == 0,
                         };
                         let t0 = Instant::now();
                         let result = if write {

@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 
 use bitcask::format::{self, FILE_HEADER_LEN};
 use bitcask::{Batch, Bitcask, Options};
+// Seeded (`Rng::with_seed`), so the seeds are the same on every run.
+use fastrand::Rng;
 
 /// The hint footer fields the open_garbage harness fills in when asked to fix checksums: data
 /// length (8), tail CRC (4), hint CRC (4).
@@ -24,30 +26,16 @@ fn corpus(target: &str) -> PathBuf {
     dir
 }
 
-/// A tiny deterministic generator (xorshift64*), so the seeds are the same on every run.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
 /// Builds a store in `dir` the way an application would; `merge` also compacts it.
 fn build_store(dir: &Path, seed: u64, merge: bool) {
-    let mut rng = Rng(seed);
+    let mut rng = Rng::with_seed(seed);
     let mut opts = Options::default();
-    opts.max_file_size(256 + rng.below(512)).unwrap();
+    opts.max_file_size(256 + rng.u64(..512)).unwrap();
     let db = Bitcask::open(dir, &opts).unwrap();
-    for i in 0..12 + rng.below(20) {
-        let key = format!("k{}", rng.below(10));
-        let value = vec![b'v' ^ i as u8; rng.below(40) as usize];
-        match rng.below(8) {
+    for i in 0..12 + rng.u64(..20) {
+        let key = format!("k{}", rng.u64(..10));
+        let value = vec![b'v' ^ i as u8; rng.usize(..40)];
+        match rng.u64(..8) {
             0 => {
                 db.delete(key.as_bytes()).unwrap();
             }
@@ -155,8 +143,9 @@ fn main() {
 
     let model = corpus("api_model");
     for seed in 1..=8u64 {
-        let mut rng = Rng(seed * 7919);
-        let input: Vec<u8> = (0..64 + rng.below(400)).map(|_| rng.next() as u8).collect();
+        let mut rng = Rng::with_seed(seed * 7919);
+        let mut input = vec![0; 64 + rng.usize(..400)];
+        rng.fill(&mut input);
         fs::write(model.join(format!("seed-random{seed}")), input).unwrap();
     }
     println!(

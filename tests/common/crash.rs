@@ -18,7 +18,8 @@ use std::time::{Duration, Instant};
 
 use bitcask::{Batch, Bitcask, Options, SyncMode};
 
-use crate::common::{Rng, spawn_child};
+use crate::common::spawn_child;
+use fastrand::Rng;
 
 /// Keys are `k` + a 16-bit number below this: small enough that most puts overwrite.
 pub const KEYS: u16 = 150;
@@ -61,33 +62,33 @@ pub struct OpGen(Rng);
 
 impl OpGen {
     pub fn new(seed: u64) -> Self {
-        OpGen(Rng::new(seed))
+        OpGen(Rng::with_seed(seed))
     }
 
     pub fn next_op(&mut self) -> Op {
         let r = &mut self.0;
-        let vlen = |r: &mut Rng| match r.below(20) {
+        let vlen = |r: &mut Rng| match r.u64(..20) {
             0 => 0,
-            1 => 2000 + r.below(3000) as usize, // spans pages, forces rotations
-            _ => r.below(300) as usize,
+            1 => 2000 + r.usize(..3000), // spans pages, forces rotations
+            _ => r.usize(..300),
         };
-        match r.below(100) {
-            0..=44 => Op::Put(r.below(KEYS as u64) as u16, vlen(r)),
-            45..=59 => Op::Delete(r.below(KEYS as u64) as u16),
+        match r.u64(..100) {
+            0..=44 => Op::Put(r.u16(..KEYS), vlen(r)),
+            45..=59 => Op::Delete(r.u16(..KEYS)),
             // Overwrites of a few hot keys.
-            60..=74 => Op::Put(r.below(8) as u16, vlen(r)),
+            60..=74 => Op::Put(r.u16(..8), vlen(r)),
             75..=96 => {
-                let n = 2 + r.below(7) as usize;
+                let n = 2 + r.usize(..7);
                 let mut keys: Vec<u16> = Vec::new();
                 while keys.len() < n {
-                    let k = r.below(KEYS as u64) as u16;
+                    let k = r.u16(..KEYS);
                     if !keys.contains(&k) {
                         keys.push(k);
                     }
                 }
                 Op::Batch(
                     keys.into_iter()
-                        .map(|k| (k, (r.below(4) != 0).then(|| vlen(r))))
+                        .map(|k| (k, (r.u64(..4) != 0).then(|| vlen(r))))
                         .collect(),
                 )
             }
@@ -217,7 +218,7 @@ impl<'a> Harness<'a> {
             mode,
             power_loss,
             seed,
-            rng: Rng::new(seed),
+            rng: Rng::with_seed(seed),
             dir: tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap(),
             state: State::new(),
             round: 0,
@@ -238,13 +239,13 @@ impl<'a> Harness<'a> {
     pub fn round(&mut self) {
         self.round += 1;
         let round = self.round;
-        let op_seed = self.rng.next();
+        let op_seed = self.rng.u64(..);
         let role = format!("{}:{round}:{op_seed}", self.mode);
         let mut child = spawn_child(self.test, &role, self.dir.path());
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         // Fsyncs make Always ops ~100x slower: aim at a similar time per round.
         let most = if self.mode == "always" { 40 } else { 400 };
-        let target = self.rng.below(most);
+        let target = self.rng.u64(..most);
         let mut last: Option<Ack> = None;
         let mut exited = false;
         while last.map_or(0, |a| a.op + 1) < target {
@@ -267,7 +268,7 @@ impl<'a> Harness<'a> {
             ));
         }
         // Land anywhere inside the next operations, not just after an acknowledgement.
-        std::thread::sleep(Duration::from_micros(self.rng.below(1500)));
+        std::thread::sleep(Duration::from_micros(self.rng.u64(..1500)));
         // SAFETY: kill(2) on our own child's pid, which has not been waited for.
         unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
         let status = child.wait().unwrap();
@@ -397,18 +398,18 @@ impl<'a> Harness<'a> {
         use std::os::unix::fs::FileExt;
         let len = f.metadata().unwrap().len();
         let floor = floor.min(len);
-        let variant = self.rng.below(4);
+        let variant = self.rng.u64(..4);
         self.last_cut = format!(
             "power cut: reported durable ({did}, {dlen}); cut file {id} (len {len}, floor {floor}), \
              variant {variant}, files created since {created:?}"
         );
         match variant {
             0 if floor <= 24 => f.set_len(0).unwrap(),
-            1 if len > floor => f.set_len(floor + self.rng.below(len - floor + 1)).unwrap(),
+            1 if len > floor => f.set_len(floor + self.rng.u64(..len - floor + 1)).unwrap(),
             // Zeros past a header only: a zeroed header is a damaged file, not a torn one.
             2 if len > floor.max(24) => {
                 let floor = floor.max(24);
-                let from = floor + self.rng.below(len - floor);
+                let from = floor + self.rng.u64(..len - floor);
                 f.write_all_at(&vec![0; (len - from) as usize], from)
                     .unwrap();
                 self.tally.zeroed_tails += 1;

@@ -4,25 +4,12 @@
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-/// A small deterministic PRNG (xorshift64*), so failures reproduce from the printed seed.
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Self {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-    pub fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    pub fn bytes(&mut self, len: usize) -> Vec<u8> {
-        (0..len).map(|_| self.next() as u8).collect()
-    }
+/// `len` random bytes from `rng` (a `fastrand::Rng` seeded with `Rng::with_seed`, so failures
+/// reproduce from the printed seed).
+pub fn bytes(rng: &mut fastrand::Rng, len: usize) -> Vec<u8> {
+    let mut v = vec![0; len];
+    rng.fill(&mut v);
+    v
 }
 
 /// A run's seed: the number in environment variable `var`, or a fresh one from the clock. The
