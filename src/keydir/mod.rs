@@ -1059,27 +1059,27 @@ mod tests {
     use std::collections::{HashMap, HashSet};
     use std::sync::atomic::{AtomicBool, Ordering};
 
-    /// xorshift64*: small, deterministic, good enough to drive operation mixes.
-    struct Rng(u64);
+    /// The seeded generator every test of the crate uses (`fastrand`), with the draws these
+    /// tests make.
+    struct Rng(fastrand::Rng);
 
     impl Rng {
         fn new(seed: u64) -> Self {
-            Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+            Rng(fastrand::Rng::with_seed(seed))
         }
 
         fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+            self.0.u64(..)
         }
 
         fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
+            self.0.usize(..n)
         }
 
         fn bytes(&mut self, n: usize) -> Vec<u8> {
-            (0..n).map(|_| self.next() as u8).collect()
+            let mut v = vec![0u8; n];
+            self.0.fill(&mut v);
+            v
         }
 
         fn loc(&mut self) -> Loc {
