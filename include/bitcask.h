@@ -8,6 +8,27 @@
  *   A write appends one record; a read is one hash lookup and one disk read. Open a store with
  *   bc_open(), use it from any number of threads, close it with bc_close().
  *
+ * CONTENTS
+ *   The header is the manual; read it in order. First what everything else uses:
+ *     STATUS CODES      BC_OK, BC_NOT_FOUND, BC_STOPPED and the BC_E_* errors
+ *     SYNC MODES        BC_SYNC_NONE, BC_SYNC_ALWAYS, BC_SYNC_INTERVAL
+ *     TYPES             the handles bc_batch, bc_db, bc_iter, bc_options (opaque; each comment
+ *                       says how it is made, released and shared between threads), the
+ *                       callbacks bc_fold_fn and bc_key_fn, and struct bc_stats
+ *   then the functions, by task:
+ *     OPENING AND CLOSING     bc_open, bc_close
+ *     READING                 bc_get, bc_get_into, bc_contains, bc_free
+ *     WRITING                 bc_put, bc_put_ttl, bc_delete, bc_sync
+ *     BATCHES                 bc_batch_new, _put, _delete, bc_write, bc_batch_clear, _free
+ *     ITERATION AND SCANS     bc_fold, bc_fold_keys, bc_scan, bc_scan_prefix,
+ *                             bc_iter_new, bc_iter_next, bc_iter_free
+ *     MERGE AND MAINTENANCE   bc_merge, bc_stats_get
+ *     OPTIONS                 bc_options_new, bc_options_free, bc_options_set_...
+ *     STATUSES AND ERRORS     bc_status_str, bc_last_error, bc_version
+ *   Each section starts with a "==== NAME ====" heading in the comment of its first item.
+ *   Each function lists its parameters as [in] (read by the library), [out] (written by it) or
+ *   [in,out] (both), with who owns what and for how long, and every status it can return.
+ *
  * CONVENTIONS
  *   - Every function that can fail returns an int status: BC_OK (0), a positive non-error
  *     (BC_NOT_FOUND, BC_STOPPED) or a negative BC_E_* error. New codes may be added; treat any
@@ -18,7 +39,8 @@
  *     non-empty. The library never keeps a pointer you pass in after the call returns.
  *   - Booleans are ints: 0 is off, anything else on.
  *   - Every pointer argument is checked: NULL where data is needed returns BC_E_INVALID.
- *     Destructors (bc_close, bc_options_free, bc_free) accept NULL as a no-op.
+ *     Destructors (bc_close, bc_free, bc_batch_free, bc_iter_free, bc_options_free) accept NULL
+ *     as a no-op.
  *   - Output parameters are always written when non-NULL: with the result on success, with
  *     NULL / 0 otherwise.
  *   - Memory the library returns (values from bc_get) is released with bc_free(), never free():
@@ -29,8 +51,10 @@
  *   - A bc_db may be shared by any number of threads. Reads run in parallel and never wait for
  *     a disk write or an fsync; writes are serialised, and under BC_SYNC_ALWAYS concurrent
  *     writers share fsyncs (group commit).
- *   - bc_options is not thread-safe; do not change it from two threads at once.
- *   - bc_close() must not run while any other call on the same handle is running.
+ *   - bc_options, bc_batch and bc_iter are not thread-safe: use each from one thread at a time
+ *     (any number of them may exist, on any threads).
+ *   - bc_close() must not run while any other call on the same handle is running, nor before
+ *     every bc_iter of the handle is freed.
  *   - bc_last_error() is per thread. Go: read it inside the same cgo call as the failing
  *     function (goroutines can switch OS threads between cgo calls).
  *
@@ -63,12 +87,20 @@
 
 
 /**
+ * ==== STATUS CODES ==============================================================================
+ * Every call that can fail returns one. BC_OK is 0, the non-errors (BC_NOT_FOUND, BC_STOPPED)
+ * are positive, errors (BC_E_*) negative. New codes may be added: treat any other negative
+ * value as an error. bc_status_str() gives static text for a code, bc_last_error() the detail
+ * of this thread's last failure (section STATUSES AND ERRORS).
+ * ================================================================================================
+ *
  * Success.
  */
 #define BC_OK 0
 
 /**
- * The key does not exist (not an error: `bc_get`, `bc_delete`, `bc_contains`).
+ * The key does not exist (not an error): from bc_get, bc_get_into, bc_delete, bc_contains, and
+ * bc_iter_next at the end.
  */
 #define BC_NOT_FOUND 1
 
@@ -116,11 +148,16 @@
 
 /**
  * A bug inside the library panicked; the call was abandoned. The handle stays usable, but
- * please report the message from `bc_last_error()`.
+ * please report the message from bc_last_error().
  */
 #define BC_E_PANIC -8
 
 /**
+ * ==== SYNC MODES ================================================================================
+ * The mode argument of bc_options_set_sync: when writes reach stable storage (see DURABILITY at
+ * the top).
+ * ================================================================================================
+ *
  * No fsync on writes: an acknowledged write survives the process being killed, not a power cut.
  */
 #define BC_SYNC_NONE 0
@@ -134,59 +171,66 @@
 #define BC_SYNC_ALWAYS 1
 
 /**
- * A background thread fdatasyncs every `interval_ms` when there is unsynced data.
+ * A background thread fdatasyncs every interval_ms when there is unsynced data.
  */
 #define BC_SYNC_INTERVAL 2
 
 /**
- * A group of puts and deletes that `bc_write` applies all together or not at all. Create with
- * `bc_batch_new`, fill with `bc_batch_put` / `bc_batch_delete`, apply with `bc_write` (the batch
- * is unchanged by it and can be written again), empty with `bc_batch_clear` to reuse the memory,
- * release with `bc_batch_free`. The batch copies keys and values; it may hold many megabytes.
+ * ==== TYPES =====================================================================================
+ * Four opaque handles (bc_batch, bc_db, bc_iter, bc_options, in that order here; each comment
+ * says how the handle is created and released and its thread rules), then the callback types
+ * of folds and scans, and bc_stats.
+ * ================================================================================================
  *
- * **Not thread-safe:** use one batch from one thread at a time. It is independent of any store.
+ * A group of puts and deletes that bc_write applies all together or not at all. Create with
+ * bc_batch_new, fill with bc_batch_put and bc_batch_delete, apply with bc_write (the batch is
+ * unchanged by it and can be written again), empty with bc_batch_clear to reuse the memory,
+ * release with bc_batch_free. The batch copies keys and values; it may hold many megabytes.
+ *
+ * Not thread-safe: use one batch from one thread at a time. It is independent of any store.
  */
 typedef struct bc_batch bc_batch;
 
 /**
- * An open store. Create with `bc_open`, release with `bc_close`.
+ * An open store. Create with bc_open, release with bc_close.
  *
- * **Thread-safe:** one `bc_db` may be used by any number of threads at once. Reads run in
- * parallel and never wait for a disk write or an fsync; writes are serialised. The only rule is
- * that no call may be running on a handle (in any thread) when `bc_close` is called on it.
+ * Thread-safe: one bc_db may be used by any number of threads at once. Reads run in parallel
+ * and never wait for a disk write or an fsync; writes are serialised. The only rule is that no
+ * call may be running on a handle (in any thread) when bc_close is called on it, and that no
+ * bc_iter of it is still open then.
  */
 typedef struct bc_db bc_db;
 
 /**
  * A snapshot of the store's live keys, read one entry at a time in ascending unsigned byte
- * order of the keys. Create with `bc_iter_new`, advance with `bc_iter_next`, release with
- * `bc_iter_free`.
+ * order of the keys. Create with bc_iter_new, advance with bc_iter_next, release with
+ * bc_iter_free.
  *
  * Writes, deletes and merges on the store while an iterator is open are safe and do not change
  * what it yields (a key that expires before it is reached is skipped). An open iterator keeps the
  * data files it may read from being deleted by a merge, so free it when done. Free every iterator
- * before `bc_close` of its store.
+ * before bc_close of its store.
  *
- * **Threads:** use one iterator from one thread at a time; any number may be open at once, on
- * any threads.
+ * Threads: use one iterator from one thread at a time; any number may be open at once, on any
+ * threads.
  */
 typedef struct bc_iter bc_iter;
 
 /**
- * Settings for `bc_open`. Create with `bc_options_new`, adjust with the `bc_options_set_*`
- * calls, pass to any number of `bc_open` calls (each copies what it needs), release with
- * `bc_options_free`.
+ * Settings for bc_open. Create with bc_options_new, adjust with the bc_options_set_ calls, pass
+ * to any number of bc_open calls (each copies what it needs), release with bc_options_free.
  *
- * Not thread-safe: do not change one `bc_options` from two threads at once. Reading it in
- * `bc_open` from several threads is fine while nobody changes it.
+ * Not thread-safe: do not change one bc_options from two threads at once. Reading it in
+ * bc_open from several threads is fine while nobody changes it.
  */
 typedef struct bc_options bc_options;
 
 /**
- * Called by `bc_fold` once per live key with its value. The pointers are valid only during the
- * call (copy what you keep). Return 0 to continue, non-zero to stop the fold (which then returns
- * `BC_STOPPED`). It may call any function on the same `bc_db`, writes included. It must not
- * unwind (C++ exceptions, longjmp) through the library.
+ * Called by bc_fold, bc_scan and bc_scan_prefix once per live key with its value. The pointers
+ * are valid only during the call (copy what you keep). Return 0 to continue, non-zero to stop
+ * (the call then returns BC_STOPPED). It runs on the calling thread, receives the ctx given to
+ * the call, and may call any function on the same bc_db, writes included. It must not unwind
+ * (C++ exceptions, longjmp) through the library.
  */
 typedef int (*bc_fold_fn)(void *ctx,
                           const uint8_t *key,
@@ -195,12 +239,12 @@ typedef int (*bc_fold_fn)(void *ctx,
                           size_t vlen);
 
 /**
- * Called by `bc_fold_keys` once per live key. Same rules as `bc_fold_fn`.
+ * Called by bc_fold_keys once per live key. Same rules as bc_fold_fn.
  */
 typedef int (*bc_key_fn)(void *ctx, const uint8_t *key, size_t klen);
 
 /**
- * Counters of a store, filled by `bc_stats_get`. New fields are only ever added at the end.
+ * Counters of a store, filled by bc_stats_get. New fields are only ever added at the end.
  */
 typedef struct bc_stats {
   /**
@@ -238,8 +282,8 @@ typedef struct bc_stats {
    */
   uint64_t truncated_bytes;
   /**
-   * fsyncs of data files run by this handle. Under `BC_SYNC_ALWAYS` with concurrent writers
-   * it stays below the number of writes: they share fsyncs (group commit).
+   * fsyncs of data files run by this handle. Under BC_SYNC_ALWAYS with concurrent writers it
+   * stays below the number of writes: they share fsyncs (group commit).
    */
   uint64_t syncs;
   /**
@@ -252,7 +296,7 @@ typedef struct bc_stats {
    */
   uint64_t sealed_dead_bytes;
   /**
-   * Merges completed by this handle (by `bc_merge` or in the background).
+   * Merges completed by this handle (by bc_merge or in the background).
    */
   uint64_t merges;
   /**
@@ -272,8 +316,8 @@ typedef struct bc_stats {
    * missing or damaged (a copy or restore of the directory that missed files, files deleted
    * by hand). Nothing such a record names is deleted: its input files are kept and served,
    * and no new file takes an id it names. Nonzero means files are missing from the store
-   * directory; `bitcask verify` names them. The next merge rewrites the files and retires the
-   * records, bringing this back to 0.
+   * directory; the command bitcask verify names them. The next merge rewrites the files and
+   * retires the records, bringing this back to 0.
    */
   uint64_t incomplete_merges;
 } bc_stats;
@@ -283,175 +327,85 @@ extern "C" {
 #endif // __cplusplus
 
 /**
- * The library version, e.g. `"0.1.0"`: static text, never NULL. Equals `BC_VERSION_STRING` of the
- * header the program was compiled against, unless it runs with a different library build.
- */
-const char *bc_version(void);
-
-/**
- * Static English text for a status code: never NULL, also for codes this version does not know
- * (those get "unknown status"). Does not depend on any call having failed.
- */
-const char *bc_status_str(int status);
-
-/**
- * Detail of the last call **on this thread** that returned a negative status, as
- * `"<function>: <what happened>"`, naming the path and the OS error where there is one. Never
- * NULL: `""` before any failure. Successful calls leave it unchanged.
+ * ==== OPENING AND CLOSING =======================================================================
+ * A store is a directory. bc_open gives a handle for it, bc_close syncs and releases it.
+ * ================================================================================================
  *
- * The text is owned by the library and stays valid until the next failing call on the same
- * thread; copy it to keep it.
+ * Opens the store in directory dir, creating the directory if it is missing and
+ * create_if_missing is on (the default).
  *
- * **Go (cgo):** a goroutine may move to another OS thread between two cgo calls, so read this in
- * the *same* cgo call as the failing function (a small C helper in the preamble that calls the
- * function and, on failure, copies `bc_last_error()`).
- */
-const char *bc_last_error(void);
-
-/**
- * Frees a buffer the library returned (a value from `bc_get`). NULL is a harmless no-op. Do not
- * pass memory from anywhere else, and free each buffer once.
+ * A read-write open takes an exclusive OS lock on dir/LOCK that is released by bc_close or by
+ * the process ending (also by a crash). Opening recovers from a crash: a torn record at the end
+ * of the last data file is cut off; damaged records elsewhere are skipped and counted in
+ * bc_stats. May be called from any thread; the handle may then be used from any number of
+ * threads.
  *
- * # Safety
- * `ptr` must be NULL or a pointer returned by this library and not yet freed.
- */
-void bc_free(void *ptr);
-
-/**
- * A new, empty batch; NULL only if memory is exhausted. Free with `bc_batch_free`.
- */
-struct bc_batch *bc_batch_new(void);
-
-/**
- * Adds "store `val` under `key`" to the batch (copies both). Keys 1 ..= 1 MiB, values up to
- * 3 GiB here; the store's own, possibly smaller, limits are checked by `bc_write`.
- *
- * Returns `BC_OK`, `BC_E_INVALID` (NULL batch, empty key, NULL pointer with non-zero length) or
- * `BC_E_TOO_LARGE`.
- *
- * # Safety
- * `b` NULL or live; non-NULL pointers valid for their lengths.
- */
-int bc_batch_put(struct bc_batch *b,
-                 const uint8_t *key,
-                 size_t klen,
-                 const uint8_t *val,
-                 size_t vlen);
-
-/**
- * Adds "delete `key`" to the batch. Applied, it writes a tombstone whether or not the key
- * exists; a later put in the same batch wins over it, as in any sequence.
- *
- * Returns `BC_OK`, `BC_E_INVALID` or `BC_E_TOO_LARGE`, as `bc_batch_put`.
- *
- * # Safety
- * `b` NULL or live; `key` valid for `klen` bytes.
- */
-int bc_batch_delete(struct bc_batch *b, const uint8_t *key, size_t klen);
-
-/**
- * Removes every operation from the batch, keeping its memory for reuse. NULL is a no-op.
- *
- * # Safety
- * `b` NULL or live.
- */
-void bc_batch_clear(struct bc_batch *b);
-
-/**
- * Releases a batch. NULL is a harmless no-op.
- *
- * # Safety
- * `b` NULL or a pointer from `bc_batch_new` not yet freed.
- */
-void bc_batch_free(struct bc_batch *b);
-
-/**
- * Applies every operation of `b` to the store, in order, all or nothing: one append and, under
- * `BC_SYNC_ALWAYS`, one fsync for the whole batch. No fold, scan or iterator, and no read of a
- * single key, ever sees part of a batch; after a crash at any byte of the write, reopening finds
- * the whole batch or none of it. An empty batch is a successful no-op.
- *
- * Returns `BC_OK`, `BC_E_INVALID` (NULL `db` or `b`), `BC_E_TOO_LARGE` (a key or value over the
- * store's limits: nothing was written), `BC_E_READ_ONLY`, `BC_E_IO` (nothing was applied).
- *
- * # Safety
- * `db` NULL or live; `b` NULL or live and not changed by another thread during the call.
- */
-int bc_write(struct bc_db *db, const struct bc_batch *b);
-
-/**
- * Opens the store in directory `dir` (a NUL-terminated path), creating it if it is missing and
- * `create_if_missing` is on. `opts` may be NULL for the defaults; it is only read during the call.
- * On success `*out` receives the handle; on failure `*out` is set to NULL.
- *
- * A read-write open takes an exclusive OS lock on `<dir>/LOCK` that is released by `bc_close` or
- * by the process ending (also by a crash). Opening recovers from a crash: a torn record at the
- * end of the last data file is cut off; damaged records elsewhere are skipped and counted in
- * `bc_stats`.
- *
- * Returns `BC_OK`, or:
- * - `BC_E_INVALID`: NULL `dir` or `out`, an empty path, or `dir` exists and is not a directory;
- * - `BC_E_LOCKED`: another read-write handle holds the store (this or another process);
- * - `BC_E_IO`: the directory is missing (and may not be created), not accessible, or a file
- *   operation failed;
- * - `BC_E_CORRUPT`: a data file was written by an incompatible format version.
- *
- * # Safety
- * `dir` must be NULL or a NUL-terminated string; `opts` NULL or live; `out` NULL or writable.
+ * @param[in]  dir   NUL-terminated path of the store directory; read during the call only.
+ * @param[in]  opts  NULL for the defaults, or settings from bc_options_new; read during the call
+ *                   only (the handle keeps what it needs), so they may be changed or freed
+ *                   right after.
+ * @param[out] out   receives the new handle on success, NULL on failure. The caller owns the
+ *                   handle and releases it with bc_close.
+ * @return BC_OK, or:
+ *   - BC_E_INVALID: NULL dir or out, an empty path, or dir exists and is not a directory;
+ *   - BC_E_LOCKED: another read-write handle holds the store (this or another process);
+ *   - BC_E_IO: the directory is missing (and may not be created), not accessible, or a file
+ *     operation failed;
+ *   - BC_E_CORRUPT: a data file was written by an incompatible format version.
  */
 int bc_open(const char *dir, const struct bc_options *opts, struct bc_db **out);
 
 /**
- * Syncs what was written, releases the lock and frees the handle. NULL is a harmless no-op
- * returning `BC_OK`. The handle is freed even when an error is returned; do not use it again.
+ * Syncs what was written, releases the lock and frees the handle. The handle is freed even when
+ * an error is returned; do not use it again.
  *
- * Returns `BC_OK`, or `BC_E_IO` if the final fsync failed (or an earlier one did): data written
- * since the last successful sync may not be durable.
- *
- * # Safety
- * `db` must be NULL or a live handle from `bc_open`, with no call running on it in any thread.
+ * @param[in] db  NULL (a harmless no-op returning BC_OK) or a live handle from bc_open, with no
+ *                call running on it in any thread and no open bc_iter of it. It is invalid
+ *                after the call.
+ * @return BC_OK, or BC_E_IO if the final fsync failed (or an earlier one did): data written
+ *         since the last successful sync may not be durable.
  */
 int bc_close(struct bc_db *db);
 
 /**
- * Stores `val` under `key`, replacing any previous value. Keys are 1 ..= `max_key_size` bytes of
- * anything (NUL included); values 0 ..= `max_value_size` bytes (`(NULL, 0)` is an empty value,
- * which is stored and returned as such). Under `BC_SYNC_ALWAYS` the value is on stable storage
- * when this returns.
+ * ==== READING ===================================================================================
+ * Reads never wait for a disk write or an fsync, and run in parallel on any threads. bc_get
+ * returns a copy that the caller frees with bc_free; bc_get_into copies into the caller's
+ * buffer; bc_contains answers from memory. Folds, scans and iterators are in section
+ * ITERATION AND SCANS.
+ * ================================================================================================
  *
- * Returns `BC_OK`, or `BC_E_INVALID` (NULL `db`, empty key, NULL pointer with non-zero length),
- * `BC_E_TOO_LARGE`, `BC_E_READ_ONLY`, `BC_E_IO` (write or sync failed; the store stays readable
- * and the value is not stored, or after a failed fsync the handle refuses writes).
+ * Reads the value of key into a new buffer.
  *
- * # Safety
- * Non-NULL pointers must be valid for their lengths for the duration of the call.
- */
-int bc_put(struct bc_db *db, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen);
-
-/**
- * Reads the value of `key` into a new buffer: on `BC_OK`, `*val` points to `*vlen` bytes that the
- * caller must release with `bc_free` (at least one byte is allocated, so an empty value is a
- * non-NULL pointer with `*vlen == 0`). On any other status `*val` is NULL and `*vlen` 0.
- *
- * Returns `BC_OK`, `BC_NOT_FOUND`, or `BC_E_INVALID` (NULL `db`, `val` or `vlen`, bad key),
- * `BC_E_TOO_LARGE` (key longer than allowed), `BC_E_CORRUPT` (the stored record fails its
- * checksum: no bytes are returned), `BC_E_IO`.
- *
- * # Safety
- * `key` valid for `klen` bytes; `val` and `vlen` NULL or writable.
+ * @param[in]  db    a live handle from bc_open (NULL gives BC_E_INVALID).
+ * @param[in]  key   klen bytes (any bytes, NUL included; 1 to the handle's max_key_size); read
+ *                   during the call only.
+ * @param[in]  klen  length of key.
+ * @param[out] val   on BC_OK, a new buffer holding the value, which the caller owns and must
+ *                   release with bc_free (never free()). At least one byte is allocated, so an
+ *                   empty value is a non-NULL pointer with *vlen 0. NULL on any other status.
+ * @param[out] vlen  on BC_OK the value's length; 0 on any other status.
+ * @return BC_OK, BC_NOT_FOUND, or:
+ *   - BC_E_INVALID: NULL db, val or vlen, an empty key, NULL key with non-zero klen;
+ *   - BC_E_TOO_LARGE: the key is longer than the handle allows;
+ *   - BC_E_CORRUPT: the stored record fails its checksum (no bytes are returned);
+ *   - BC_E_IO: the read failed.
  */
 int bc_get(struct bc_db *db, const uint8_t *key, size_t klen, uint8_t **val, size_t *vlen);
 
 /**
- * Reads the value of `key` into the caller's buffer `buf` of `cap` bytes (`buf` may be NULL when
- * `cap` is 0, to ask for the size). `*vlen` receives the value's length: on `BC_OK` the value is
- * in `buf[0..*vlen]`; on `BC_E_BUFFER` nothing was copied and `*vlen` is the capacity needed. On
- * other statuses `*vlen` is 0.
+ * Reads the value of key into the caller's buffer. To learn the size first, call with cap 0.
  *
- * Returns `BC_OK`, `BC_NOT_FOUND`, `BC_E_BUFFER`, or the errors of `bc_get`.
- *
- * # Safety
- * `buf` NULL or writable for `cap` bytes; `vlen` NULL or writable.
+ * @param[in]  db    a live handle from bc_open (NULL gives BC_E_INVALID).
+ * @param[in]  key   klen bytes, as for bc_get.
+ * @param[in]  klen  length of key.
+ * @param[out] buf   cap writable bytes; NULL is allowed when cap is 0. On BC_OK its first *vlen
+ *                   bytes hold the value; on BC_E_BUFFER nothing was copied into it.
+ * @param[in]  cap   size of buf.
+ * @param[out] vlen  the value's length: on BC_OK the bytes copied, on BC_E_BUFFER the capacity
+ *                   needed (nothing was copied); 0 on any other status.
+ * @return BC_OK, BC_NOT_FOUND, BC_E_BUFFER (cap is smaller than the value), BC_E_INVALID (also
+ *         for NULL vlen, or NULL buf with a non-zero cap), or the other errors of bc_get.
  */
 int bc_get_into(struct bc_db *db,
                 const uint8_t *key,
@@ -461,104 +415,64 @@ int bc_get_into(struct bc_db *db,
                 size_t *vlen);
 
 /**
- * Deletes `key` by appending a tombstone. Nothing is written if the key is absent.
+ * Whether key exists, answered from memory without reading its value.
  *
- * Returns `BC_OK` (deleted), `BC_NOT_FOUND` (there was nothing to delete), or `BC_E_INVALID`,
- * `BC_E_TOO_LARGE`, `BC_E_READ_ONLY`, `BC_E_IO` as for `bc_put`.
- *
- * # Safety
- * `key` valid for `klen` bytes.
- */
-int bc_delete(struct bc_db *db, const uint8_t *key, size_t klen);
-
-/**
- * Whether `key` exists, answered from memory without reading its value.
- *
- * Returns `BC_OK` (present), `BC_NOT_FOUND` (absent), or `BC_E_INVALID` / `BC_E_TOO_LARGE`.
- *
- * # Safety
- * `key` valid for `klen` bytes.
+ * @param[in] db    a live handle from bc_open (NULL gives BC_E_INVALID).
+ * @param[in] key   klen bytes, as for bc_get.
+ * @param[in] klen  length of key.
+ * @return BC_OK (present), BC_NOT_FOUND (absent), BC_E_INVALID (NULL db, empty key, NULL key
+ *         with non-zero klen) or BC_E_TOO_LARGE.
  */
 int bc_contains(struct bc_db *db, const uint8_t *key, size_t klen);
 
 /**
- * Calls `fn(ctx, key, klen, val, vlen)` once for every key that is live when the fold starts, in
- * log order (oldest surviving write first), reading the data files sequentially: a fold over a
- * store far larger than RAM runs at disk speed. Keys written or deleted during the fold (also by
- * `fn` itself) do not change which keys are visited. Writers pause only while the fold copies the
- * index positions at its start (about 10 ns per key); readers never pause.
+ * Frees a buffer the library returned (a value from bc_get). Any thread may free it.
  *
- * Returns `BC_OK` after visiting every key, `BC_STOPPED` if `fn` returned non-zero,
- * `BC_E_INVALID` (NULL `db` or `fn`), `BC_E_IO`, or `BC_E_CORRUPT` if a record failed its
- * checksum (that key was skipped; all others were visited).
- *
- * # Safety
- * `fn` must be safe to call with `ctx` from this thread.
+ * @param[in] ptr  NULL (a harmless no-op) or a buffer from this library not yet freed. Do not
+ *                 pass memory from anywhere else, and free each buffer once.
  */
-int bc_fold(struct bc_db *db, bc_fold_fn fn, void *ctx);
+void bc_free(void *ptr);
 
 /**
- * Calls `fn(ctx, key, klen)` once for every key live when the call starts, in no particular
- * order, without reading any value from disk. Same callback rules as `bc_fold`.
+ * ==== WRITING ===================================================================================
+ * Writes are serialised per store; each appends one record. When a write returns, it survives
+ * the process being killed; under BC_SYNC_ALWAYS it is also on stable storage (see the sync
+ * modes and DURABILITY at the top). Atomic groups of writes are in section BATCHES.
+ * ================================================================================================
  *
- * Returns `BC_OK`, `BC_STOPPED`, or `BC_E_INVALID` (NULL `db` or `fn`).
+ * Stores val under key, replacing any previous value. Under BC_SYNC_ALWAYS the value is on
+ * stable storage when this returns.
  *
- * # Safety
- * `fn` must be safe to call with `ctx` from this thread.
+ * @param[in] db    a live handle from bc_open (NULL gives BC_E_INVALID).
+ * @param[in] key   klen bytes of anything (NUL included), 1 to the handle's max_key_size;
+ *                  copied, not kept.
+ * @param[in] klen  length of key.
+ * @param[in] val   vlen bytes, 0 to the handle's max_value_size; (NULL, 0) is an empty value,
+ *                  which is stored and returned as such. Copied, not kept.
+ * @param[in] vlen  length of val.
+ * @return BC_OK, or:
+ *   - BC_E_INVALID: NULL db, empty key, NULL pointer with non-zero length;
+ *   - BC_E_TOO_LARGE: key or value over the handle's limits;
+ *   - BC_E_READ_ONLY: the handle was opened read-only;
+ *   - BC_E_IO: the write or sync failed; the store stays readable and the value is not
+ *     stored, or after a failed fsync the handle refuses writes.
  */
-int bc_fold_keys(struct bc_db *db, bc_key_fn fn, void *ctx);
+int bc_put(struct bc_db *db, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen);
 
 /**
- * Forces every write acknowledged so far onto stable storage (fdatasync), whatever the sync mode.
- * A no-op on a read-only handle.
+ * Like bc_put, and the key expires ttl_secs seconds from now. The clock has whole seconds: the
+ * key lives at least ttl_secs and less than ttl_secs + 1 seconds. From then on every read (get,
+ * contains, fold, fold_keys, scans, iterators) treats it as absent, also after a reopen, and a
+ * merge drops it. A later bc_put of the key makes it permanent again. A store-wide expiry
+ * (bc_options_set_expiry_secs) that ends sooner wins.
  *
- * Returns `BC_OK`, `BC_E_INVALID` (NULL `db`) or `BC_E_IO` (the fsync failed; from then on the
- * handle refuses writes, because it can no longer tell what reached the disk).
- *
- * # Safety
- * `db` must be NULL or a live handle.
- */
-int bc_sync(struct bc_db *db);
-
-/**
- * Fills `*out` with the store's current counters. On failure a non-NULL `*out` is zeroed.
- *
- * Returns `BC_OK`, or `BC_E_INVALID` for NULL `db` or `out`.
- *
- * # Safety
- * `out` must be NULL or writable.
- */
-int bc_stats_get(struct bc_db *db, struct bc_stats *out);
-
-/**
- * Compacts the store: seals the active file, rewrites the live records of every sealed file into
- * new files (each with a hint file), publishes them atomically and deletes the old files as soon
- * as no fold that started before still reads them. Returns when the merged files are published.
- *
- * Readers and writers on this handle (any thread) keep working during the merge; writers wait at
- * most for brief swaps. A write made while the merge runs always wins over the merged copy.
- * Deleted keys stay deleted. Killed at any moment, the store reopens with exactly its data. One
- * merge runs at a time per handle; a second call waits for the first.
- *
- * Returns `BC_OK`, `BC_E_INVALID` (NULL `db`), `BC_E_READ_ONLY`, or `BC_E_IO` (the merge failed,
- * for example the disk is full; the store is exactly as it was, and the message says why).
- *
- * # Safety
- * `db` must be NULL or a live handle.
- */
-int bc_merge(struct bc_db *db);
-
-/**
- * Like `bc_put`, and the key expires `ttl_secs` (>= 1) seconds from now (the clock has whole
- * seconds: the key lives at least `ttl_secs` and less than `ttl_secs + 1` seconds): from then on every read
- * (get, contains, fold, fold_keys, scans, iterators) treats it as absent, also after a reopen,
- * and a merge drops it. A later `bc_put` of the key makes it permanent again. A store-wide
- * expiry (`bc_options_set_expiry_secs`) that ends sooner wins.
- *
- * Returns the statuses of `bc_put`; `BC_E_INVALID` also for `ttl_secs` 0.
- *
- * # Safety
- * As `bc_put`.
+ * @param[in] db        as for bc_put.
+ * @param[in] key       as for bc_put.
+ * @param[in] klen      as for bc_put.
+ * @param[in] val       as for bc_put.
+ * @param[in] vlen      as for bc_put.
+ * @param[in] ttl_secs  seconds to live, at least 1.
+ * @return the statuses of bc_put; BC_E_INVALID also for ttl_secs 0.
  */
 int bc_put_ttl(struct bc_db *db,
                const uint8_t *key,
@@ -568,21 +482,159 @@ int bc_put_ttl(struct bc_db *db,
                uint32_t ttl_secs);
 
 /**
- * Calls `fn(ctx, key, klen, val, vlen)` for each live key in `[start, end)`, in ascending
- * unsigned byte order (shorter sorts first when one key is a prefix of the other). A NULL bound
- * (with length 0) is open on that side; `(ptr, 0)` is the empty key, the smallest of all. The
- * key set is fixed when the scan starts; same callback rules as `bc_fold` (it may call any
- * function on `db`; non-zero stops with `BC_STOPPED`).
+ * Deletes key by appending a tombstone. Nothing is written if the key is absent.
+ *
+ * @param[in] db    as for bc_put.
+ * @param[in] key   as for bc_put.
+ * @param[in] klen  length of key.
+ * @return BC_OK (deleted), BC_NOT_FOUND (there was nothing to delete), or BC_E_INVALID,
+ *         BC_E_TOO_LARGE, BC_E_READ_ONLY, BC_E_IO as for bc_put.
+ */
+int bc_delete(struct bc_db *db, const uint8_t *key, size_t klen);
+
+/**
+ * Forces every write acknowledged so far onto stable storage (fdatasync), whatever the sync
+ * mode. A no-op on a read-only handle.
+ *
+ * @param[in] db  a live handle from bc_open (NULL gives BC_E_INVALID).
+ * @return BC_OK, BC_E_INVALID (NULL db) or BC_E_IO (the fsync failed; from then on the handle
+ *         refuses writes, because it can no longer tell what reached the disk).
+ */
+int bc_sync(struct bc_db *db);
+
+/**
+ * ==== BATCHES ===================================================================================
+ * A batch collects puts and deletes in memory, independent of any store; bc_write applies it to
+ * a store atomically, with one append and at most one fsync.
+ * ================================================================================================
+ *
+ * A new, empty batch.
+ *
+ * @return the batch, owned by the caller, who releases it with bc_batch_free; NULL only if
+ *         memory is exhausted.
+ */
+struct bc_batch *bc_batch_new(void);
+
+/**
+ * Adds "store val under key" to the batch. Keys may be 1 byte to 1 MiB and values up to 3 GiB
+ * here; the store's own, possibly smaller, limits are checked by bc_write.
+ *
+ * @param[in,out] b     a live batch from bc_batch_new (NULL gives BC_E_INVALID).
+ * @param[in]     key   klen bytes, copied into the batch.
+ * @param[in]     klen  length of key.
+ * @param[in]     val   vlen bytes, copied into the batch; (NULL, 0) is an empty value.
+ * @param[in]     vlen  length of val.
+ * @return BC_OK, BC_E_INVALID (NULL batch, empty key, NULL pointer with non-zero length) or
+ *         BC_E_TOO_LARGE.
+ */
+int bc_batch_put(struct bc_batch *b,
+                 const uint8_t *key,
+                 size_t klen,
+                 const uint8_t *val,
+                 size_t vlen);
+
+/**
+ * Adds "delete key" to the batch. Applied, it writes a tombstone whether or not the key exists;
+ * a later put in the same batch wins over it, as in any sequence.
+ *
+ * @param[in,out] b     a live batch from bc_batch_new (NULL gives BC_E_INVALID).
+ * @param[in]     key   klen bytes, copied into the batch.
+ * @param[in]     klen  length of key.
+ * @return BC_OK, BC_E_INVALID or BC_E_TOO_LARGE, as bc_batch_put.
+ */
+int bc_batch_delete(struct bc_batch *b, const uint8_t *key, size_t klen);
+
+/**
+ * Applies every operation of b to the store, in order, all or nothing: one append and, under
+ * BC_SYNC_ALWAYS, one fsync for the whole batch. No fold, scan or iterator, and no read of a
+ * single key, ever sees part of a batch; after a crash at any byte of the write, reopening finds
+ * the whole batch or none of it. An empty batch is a successful no-op.
+ *
+ * @param[in] db  a live handle from bc_open (NULL gives BC_E_INVALID).
+ * @param[in] b   a live batch from bc_batch_new (NULL gives BC_E_INVALID), not changed by
+ *                another thread during the call. It is left as it was: write it again, clear
+ *                it or free it.
+ * @return BC_OK, or:
+ *   - BC_E_INVALID: NULL db or b;
+ *   - BC_E_TOO_LARGE: a key or value over the store's limits (nothing was written);
+ *   - BC_E_READ_ONLY: the handle was opened read-only;
+ *   - BC_E_IO: nothing was applied.
+ */
+int bc_write(struct bc_db *db, const struct bc_batch *b);
+
+/**
+ * Removes every operation from the batch, keeping its memory for reuse.
+ *
+ * @param[in,out] b  NULL (a no-op) or a live batch from bc_batch_new.
+ */
+void bc_batch_clear(struct bc_batch *b);
+
+/**
+ * Releases a batch.
+ *
+ * @param[in] b  NULL (a harmless no-op) or a batch from bc_batch_new not yet freed. It is
+ *               invalid after the call.
+ */
+void bc_batch_free(struct bc_batch *b);
+
+/**
+ * ==== ITERATION AND SCANS =======================================================================
+ * Three ways to visit many keys. Callbacks: bc_fold (every key and value, in log order, at disk
+ * speed), bc_fold_keys (keys only, from memory), bc_scan and bc_scan_prefix (a key range, in
+ * key order). Pull: a bc_iter (every key and value, in key order) for callers that cannot take
+ * callbacks. Each visits the keys live when it starts; writes meanwhile do not change that set.
+ * ================================================================================================
+ *
+ * Calls fn(ctx, key, klen, val, vlen) once for every key that is live when the fold starts, in
+ * log order (oldest surviving write first), reading the data files sequentially: a fold over a
+ * store far larger than RAM runs at disk speed. Keys written or deleted during the fold (also by
+ * fn itself) do not change which keys are visited. Writers pause only while the fold copies the
+ * index positions at its start (about 10 ns per key); readers never pause.
+ *
+ * @param[in] db   a live handle from bc_open (NULL gives BC_E_INVALID).
+ * @param[in] fn   the callback (see bc_fold_fn; NULL gives BC_E_INVALID).
+ * @param[in] ctx  passed to every call of fn, otherwise unused; may be NULL.
+ * @return BC_OK after visiting every key, BC_STOPPED if fn returned non-zero, or:
+ *   - BC_E_INVALID: NULL db or fn;
+ *   - BC_E_IO: a read failed;
+ *   - BC_E_CORRUPT: a record failed its checksum (that key was skipped; all others were
+ *     visited).
+ */
+int bc_fold(struct bc_db *db, bc_fold_fn fn, void *ctx);
+
+/**
+ * Calls fn(ctx, key, klen) once for every key live when the call starts, in no particular
+ * order, without reading any value from disk. Same callback rules as bc_fold.
+ *
+ * @param[in] db   a live handle from bc_open (NULL gives BC_E_INVALID).
+ * @param[in] fn   the callback (see bc_key_fn; NULL gives BC_E_INVALID).
+ * @param[in] ctx  passed to every call of fn; may be NULL.
+ * @return BC_OK, BC_STOPPED, or BC_E_INVALID (NULL db or fn).
+ */
+int bc_fold_keys(struct bc_db *db, bc_key_fn fn, void *ctx);
+
+/**
+ * Calls fn(ctx, key, klen, val, vlen) for each live key from start (included) to end
+ * (excluded), in ascending unsigned byte order (shorter sorts first when one key is a prefix of
+ * the other). The key set is fixed when the scan starts; same callback rules as bc_fold (it may
+ * call any function on db; non-zero stops with BC_STOPPED).
  *
  * Cost: a pass over the in-memory index (no disk), a sort of the matching keys, and one disk
  * read per match: a scan that matches a few keys of millions reads only those values.
  *
- * Returns `BC_OK`, `BC_STOPPED`, `BC_E_INVALID` (NULL `db` or `fn`, a NULL bound with non-zero
- * length, a length above `PTRDIFF_MAX`), `BC_E_IO`, or `BC_E_CORRUPT` (a damaged record was
- * skipped; the rest were visited).
- *
- * # Safety
- * Non-NULL bounds valid for their lengths; `fn` safe to call with `ctx`.
+ * @param[in] db     a live handle from bc_open (NULL gives BC_E_INVALID).
+ * @param[in] start  slen bytes, the lowest key visited. NULL with slen 0: no lower bound;
+ *                   a non-NULL pointer with slen 0 is the empty key, the smallest of all.
+ * @param[in] slen   length of start, at most PTRDIFF_MAX.
+ * @param[in] end    elen bytes, the first key not visited. NULL with elen 0: no upper bound.
+ * @param[in] elen   length of end, at most PTRDIFF_MAX.
+ * @param[in] fn     the callback (see bc_fold_fn; NULL gives BC_E_INVALID).
+ * @param[in] ctx    passed to every call of fn; may be NULL.
+ * @return BC_OK, BC_STOPPED, or:
+ *   - BC_E_INVALID: NULL db or fn, a NULL bound with non-zero length, a length above
+ *     PTRDIFF_MAX;
+ *   - BC_E_IO: a read failed;
+ *   - BC_E_CORRUPT: a damaged record was skipped; the rest were visited.
  */
 int bc_scan(struct bc_db *db,
             const uint8_t *start,
@@ -593,37 +645,44 @@ int bc_scan(struct bc_db *db,
             void *ctx);
 
 /**
- * Calls `fn` for each live key that starts with `prefix` (`plen` bytes; `(NULL, 0)` matches
- * every key), in ascending order. Same rules, cost and statuses as `bc_scan`.
+ * Calls fn for each live key that starts with prefix, in ascending order. Same rules, cost and
+ * statuses as bc_scan.
  *
- * # Safety
- * `prefix` valid for `plen` bytes; `fn` safe to call with `ctx`.
+ * @param[in] db      a live handle from bc_open (NULL gives BC_E_INVALID).
+ * @param[in] prefix  plen bytes; (NULL, 0) matches every key.
+ * @param[in] plen    length of prefix, at most PTRDIFF_MAX.
+ * @param[in] fn      the callback (see bc_fold_fn; NULL gives BC_E_INVALID).
+ * @param[in] ctx     passed to every call of fn; may be NULL.
+ * @return the statuses of bc_scan.
  */
 int bc_scan_prefix(struct bc_db *db, const uint8_t *prefix, size_t plen, bc_fold_fn fn, void *ctx);
 
 /**
- * Takes a snapshot of the live keys and stores a new iterator in `*out` (NULL on failure). Cost:
- * one pass over the in-memory index and a sort of the keys; no value is read until
- * `bc_iter_next`.
+ * Takes a snapshot of the live keys and makes an iterator over it. Cost: one pass over the
+ * in-memory index and a sort of the keys; no value is read until bc_iter_next.
  *
- * Returns `BC_OK`, or `BC_E_INVALID` for NULL `db` or `out`.
- *
- * # Safety
- * `db` NULL or live; `out` NULL or writable.
+ * @param[in]  db   a live handle from bc_open (NULL gives BC_E_INVALID). It must stay open
+ *                  until the iterator is freed.
+ * @param[out] out  receives the iterator on success, NULL on failure. The caller owns it and
+ *                  releases it with bc_iter_free.
+ * @return BC_OK, or BC_E_INVALID for NULL db or out.
  */
 int bc_iter_new(struct bc_db *db, struct bc_iter **out);
 
 /**
- * Moves to the next entry. On `BC_OK`, `*key`/`*klen` and `*val`/`*vlen` describe it; the bytes
- * belong to the iterator and stay valid until the next call on it or `bc_iter_free` (copy what
- * you keep; do not `bc_free` them). At the end returns `BC_NOT_FOUND` (and again on later
- * calls). On any non-`BC_OK` status the outputs are NULL / 0.
+ * Moves to the next entry and describes it. The bytes belong to the iterator and stay valid
+ * until the next call on it or bc_iter_free (copy what you keep; do not bc_free them). At the
+ * end returns BC_NOT_FOUND, and again on later calls.
  *
- * Returns `BC_OK`, `BC_NOT_FOUND`, `BC_E_INVALID` (a NULL argument), `BC_E_CORRUPT` (this
- * entry's record failed its checksum; the next call continues after it), `BC_E_IO`.
- *
- * # Safety
- * `it` NULL or live; the out-pointers NULL or writable.
+ * @param[in,out] it    a live iterator from bc_iter_new (NULL gives BC_E_INVALID).
+ * @param[out]    key   on BC_OK the entry's key; NULL on any other status.
+ * @param[out]    klen  on BC_OK the key's length; 0 on any other status.
+ * @param[out]    val   on BC_OK the entry's value; NULL on any other status.
+ * @param[out]    vlen  on BC_OK the value's length; 0 on any other status.
+ * @return BC_OK, BC_NOT_FOUND (the end), or:
+ *   - BC_E_INVALID: a NULL argument;
+ *   - BC_E_CORRUPT: this entry's record failed its checksum; the next call continues after it;
+ *   - BC_E_IO: a read failed.
  */
 int bc_iter_next(struct bc_iter *it,
                  const uint8_t **key,
@@ -632,200 +691,266 @@ int bc_iter_next(struct bc_iter *it,
                  size_t *vlen);
 
 /**
- * Releases an iterator (and lets a merge delete the files it was keeping). NULL is a no-op.
+ * Releases an iterator (and lets a merge delete the files it was keeping).
  *
- * # Safety
- * `it` NULL or a pointer from `bc_iter_new` not yet freed.
+ * @param[in] it  NULL (a no-op) or an iterator from bc_iter_new not yet freed. It is invalid
+ *                after the call.
  */
 void bc_iter_free(struct bc_iter *it);
 
 /**
- * New settings with every default:
- * - `max_file_size` 256 MiB; sync `BC_SYNC_NONE`; read-write; `create_if_missing` on;
- * - `max_key_size` 64 KiB; `max_value_size` 64 MiB; `max_open_files` 64;
- * - auto-merge off; merge trigger 60% fragmentation or 512 MiB of dead bytes.
+ * ==== MERGE AND MAINTENANCE =====================================================================
+ * Overwrites and deletes leave dead bytes in the data files until a merge rewrites them
+ * (bc_merge, or automatically with bc_options_set_auto_merge); bc_stats_get shows how much a
+ * merge would reclaim. bc_sync (section WRITING) forces writes to stable storage.
+ * ================================================================================================
  *
- * Returns NULL only if memory is exhausted. Free with `bc_options_free`.
+ * Compacts the store: seals the active file, rewrites the live records of every sealed file into
+ * new files (each with a hint file), publishes them atomically and deletes the old files as soon
+ * as no fold that started before still reads them. Returns when the merged files are published.
+ *
+ * Readers and writers on this handle (any thread) keep working during the merge; writers wait at
+ * most for brief swaps. A write made while the merge runs always wins over the merged copy.
+ * Deleted keys stay deleted. Killed at any moment, the store reopens with exactly its data. One
+ * merge runs at a time per handle; a second call waits for the first.
+ *
+ * @param[in] db  a live handle from bc_open (NULL gives BC_E_INVALID).
+ * @return BC_OK, or:
+ *   - BC_E_INVALID: NULL db;
+ *   - BC_E_READ_ONLY: the handle was opened read-only;
+ *   - BC_E_IO: the merge failed, for example the disk is full; the store is exactly as it was,
+ *     and the message says why.
+ */
+int bc_merge(struct bc_db *db);
+
+/**
+ * Reads the store's current counters, which are kept in memory (no disk access).
+ *
+ * @param[in]  db   a live handle from bc_open (NULL gives BC_E_INVALID).
+ * @param[out] out  a caller-owned bc_stats, filled on BC_OK and zeroed on failure.
+ * @return BC_OK, or BC_E_INVALID for NULL db or out.
+ */
+int bc_stats_get(struct bc_db *db, struct bc_stats *out);
+
+/**
+ * ==== OPTIONS ===================================================================================
+ * Settings for bc_open: make a bc_options with bc_options_new, change what you need with the
+ * bc_options_set_ calls, pass it to bc_open, free it with bc_options_free. Every setter takes
+ * the bc_options first (a live one from bc_options_new, changed by one thread at a time;
+ * NULL gives BC_E_INVALID) and returns BC_OK, or BC_E_INVALID for NULL or a value out of range,
+ * which leaves the setting as it was.
+ * ================================================================================================
+ *
+ * New settings with every default:
+ *   - create_if_missing on; read-write; sync BC_SYNC_NONE;
+ *   - max_file_size 256 MiB; max_key_size 64 KiB; max_value_size 64 MiB; max_open_files 64;
+ *   - no expected key count; no expiry;
+ *   - auto-merge off; merge trigger 60% fragmentation or 512 MiB of dead bytes;
+ *   - mmap writes on; compact hints on.
+ *
+ * @return the settings, owned by the caller, who releases them with bc_options_free; NULL only
+ *         if memory is exhausted.
  */
 struct bc_options *bc_options_new(void);
 
 /**
- * Releases settings from `bc_options_new`. NULL is a harmless no-op. Stores opened with them are
- * not affected.
+ * Releases settings. Stores opened with them are not affected.
  *
- * # Safety
- * `o` must be NULL or a pointer from `bc_options_new` not yet freed.
+ * @param[in] o  NULL (a harmless no-op) or settings from bc_options_new not yet freed. They are
+ *               invalid after the call.
  */
 void bc_options_free(struct bc_options *o);
 
 /**
- * Size at which the active data file is sealed and a new one begun: 256 ..= 4294967295 bytes
- * (default 256 MiB). A record bigger than this is still accepted, alone in its own file.
+ * Whether bc_open creates the store directory (the last path component only) when it does not
+ * exist. With 0, a missing directory fails with BC_E_IO.
  *
- * Returns `BC_OK`, or `BC_E_INVALID` for NULL `o` or a size out of range.
- *
- * # Safety
- * `o` must be NULL or a live pointer from `bc_options_new`.
- */
-int bc_options_set_max_file_size(struct bc_options *o, uint64_t bytes);
-
-/**
- * When writes reach stable storage:
- * - `BC_SYNC_NONE` (default): never fsync on write; `interval_ms` is ignored;
- * - `BC_SYNC_ALWAYS`: every write call returns only after fdatasync; `interval_ms` is ignored;
- * - `BC_SYNC_INTERVAL`: a background thread fdatasyncs every `interval_ms` (>= 1) milliseconds.
- *
- * Returns `BC_OK`, or `BC_E_INVALID` for NULL `o`, an unknown mode or a zero interval.
- *
- * # Safety
- * `o` must be NULL or a live pointer from `bc_options_new`.
- */
-int bc_options_set_sync(struct bc_options *o, int mode, uint32_t interval_ms);
-
-/**
- * `on` non-zero: open without taking the write lock. Such a handle can be open beside a writer in
- * another process, sees the store as it was when opened, never changes any file, and returns
- * `BC_E_READ_ONLY` from every write. Default 0.
- *
- * Returns `BC_OK`, or `BC_E_INVALID` for NULL `o`.
- *
- * # Safety
- * `o` must be NULL or a live pointer from `bc_options_new`.
- */
-int bc_options_set_read_only(struct bc_options *o, int on);
-
-/**
- * `on` non-zero (the default): `bc_open` creates the store directory (the last path component
- * only) when it does not exist. With 0, a missing directory fails with `BC_E_IO`.
- *
- * Returns `BC_OK`, or `BC_E_INVALID` for NULL `o`.
- *
- * # Safety
- * `o` must be NULL or a live pointer from `bc_options_new`.
+ * @param[in,out] o   the settings.
+ * @param[in]     on  non-zero (the default) to create, 0 not to.
+ * @return BC_OK, or BC_E_INVALID for NULL o.
  */
 int bc_options_set_create_if_missing(struct bc_options *o, int on);
 
 /**
- * Largest key accepted, 1 ..= 1048576 bytes (default 65536). Longer keys get `BC_E_TOO_LARGE`.
- * Keys are held in memory, so this also bounds the index's size per key.
+ * Whether to open without taking the write lock. Such a handle can be open beside a writer in
+ * another process, sees the store as it was when opened, never changes any file, and returns
+ * BC_E_READ_ONLY from every write.
  *
- * Returns `BC_OK`, or `BC_E_INVALID` for NULL `o` or a size out of range.
+ * @param[in,out] o   the settings.
+ * @param[in]     on  non-zero for read-only; 0 (the default) for read-write.
+ * @return BC_OK, or BC_E_INVALID for NULL o.
+ */
+int bc_options_set_read_only(struct bc_options *o, int on);
+
+/**
+ * When writes reach stable storage:
+ *   - BC_SYNC_NONE (default): never fsync on write; interval_ms is ignored;
+ *   - BC_SYNC_ALWAYS: every write call returns only after fdatasync; interval_ms is ignored;
+ *   - BC_SYNC_INTERVAL: a background thread fdatasyncs every interval_ms milliseconds.
  *
- * # Safety
- * `o` must be NULL or a live pointer from `bc_options_new`.
+ * @param[in,out] o            the settings.
+ * @param[in]     mode         BC_SYNC_NONE, BC_SYNC_ALWAYS or BC_SYNC_INTERVAL.
+ * @param[in]     interval_ms  for BC_SYNC_INTERVAL, at least 1.
+ * @return BC_OK, or BC_E_INVALID for NULL o, an unknown mode or a zero interval.
+ */
+int bc_options_set_sync(struct bc_options *o, int mode, uint32_t interval_ms);
+
+/**
+ * Size at which the active data file is sealed and a new one begun. A record bigger than this
+ * is still accepted, alone in its own file.
+ *
+ * @param[in,out] o      the settings.
+ * @param[in]     bytes  256 to 4294967295 inclusive (default 256 MiB).
+ * @return BC_OK, or BC_E_INVALID for NULL o or a size out of range.
+ */
+int bc_options_set_max_file_size(struct bc_options *o, uint64_t bytes);
+
+/**
+ * Largest key accepted; longer keys get BC_E_TOO_LARGE. Keys are held in memory, so this also
+ * bounds the index's size per key.
+ *
+ * @param[in,out] o      the settings.
+ * @param[in]     bytes  1 to 1048576 inclusive (1 MiB; default 65536).
+ * @return BC_OK, or BC_E_INVALID for NULL o or a size out of range.
  */
 int bc_options_set_max_key_size(struct bc_options *o, uint32_t bytes);
 
 /**
- * Largest value accepted, 0 ..= 3221225472 bytes (3 GiB; default 64 MiB). Larger values get
- * `BC_E_TOO_LARGE`.
+ * Largest value accepted; larger values get BC_E_TOO_LARGE.
  *
- * Returns `BC_OK`, or `BC_E_INVALID` for NULL `o` or a size out of range.
- *
- * # Safety
- * `o` must be NULL or a live pointer from `bc_options_new`.
+ * @param[in,out] o      the settings.
+ * @param[in]     bytes  0 to 3221225472 inclusive (3 GiB; default 64 MiB).
+ * @return BC_OK, or BC_E_INVALID for NULL o or a size out of range.
  */
 int bc_options_set_max_value_size(struct bc_options *o, uint64_t bytes);
 
 /**
- * How many data files a handle keeps open for reading, 1 ..= 1048576 (default 64). Beyond that
- * the least recently used is closed and reopened on demand, so a store of any number of files
- * works under a small file-descriptor limit. A handle uses this many descriptors plus about
- * three (lock, active file, a fold's reader).
+ * How many data files a handle keeps open for reading. Beyond that the least recently used is
+ * closed and reopened on demand, so a store of any number of files works under a small
+ * file-descriptor limit. A handle uses this many descriptors plus about three (lock, active
+ * file, a fold's reader).
  *
- * Returns `BC_OK`, or `BC_E_INVALID` for NULL `o` or a count out of range.
- *
- * # Safety
- * `o` must be NULL or a live pointer from `bc_options_new`.
+ * @param[in,out] o      the settings.
+ * @param[in]     files  1 to 1048576 inclusive (default 64).
+ * @return BC_OK, or BC_E_INVALID for NULL o or a count out of range.
  */
 int bc_options_set_max_open_files(struct bc_options *o, uint32_t files);
 
 /**
- * When a background merge starts (with `bc_options_set_auto_merge`): once the sealed files' dead
- * bytes reach `fragmentation_percent` (0 ..= 100) of their record bytes, or `dead_bytes` in all,
- * whichever comes first. Defaults: 60 and 536870912 (512 MiB), as Basho's bitcask. Dead bytes are
- * overwritten and deleted values and tombstones (see `bc_stats.sealed_dead_bytes`).
+ * How many keys the store is expected to hold. The open sizes the in-memory index for that many
+ * keys up front (about 9 bytes of memory per expected key, touched as keys arrive), so filling
+ * the store never pauses to grow and rehash the index: what Kyoto Cabinet's bnum and Tkrzw's
+ * num_buckets do. A store that opens with more keys than this is sized for the keys it has; one
+ * that ends up with more grows as usual. Do not overstate it by much: on Linux the index lives
+ * in 2 MiB transparent huge pages, so a few thousand keys scattered over an index sized for
+ * billions make most of it resident.
  *
- * Returns `BC_OK`, or `BC_E_INVALID` for NULL `o` or a percentage above 100.
+ * @param[in,out] o     the settings.
+ * @param[in]     keys  0 (the default, no expectation) to 4294967296 inclusive.
+ * @return BC_OK, or BC_E_INVALID for NULL o or a count above 4294967296.
+ */
+int bc_options_set_expected_keys(struct bc_options *o, uint64_t keys);
+
+/**
+ * Store-wide expiry: every key reads as absent secs seconds (at least, and less than secs + 1)
+ * after it was written (judged by the write time stored in its record, so it holds across
+ * reopens), and merge drops it. A per-key TTL from bc_put_ttl that ends sooner wins.
  *
- * # Safety
- * `o` must be NULL or a live pointer from `bc_options_new`.
+ * @param[in,out] o     the settings.
+ * @param[in]     secs  seconds a key lives; 0 (the default) means never expire.
+ * @return BC_OK, or BC_E_INVALID for NULL o.
+ */
+int bc_options_set_expiry_secs(struct bc_options *o, uint32_t secs);
+
+/**
+ * Whether a background thread of the handle checks the merge trigger a few times a second and
+ * merges when it holds; it stops at bc_close. Ignored for read-only handles.
+ *
+ * @param[in,out] o   the settings.
+ * @param[in]     on  non-zero to merge automatically; 0 (the default) merges only on bc_merge.
+ * @return BC_OK, or BC_E_INVALID for NULL o.
+ */
+int bc_options_set_auto_merge(struct bc_options *o, int on);
+
+/**
+ * When a background merge starts (with bc_options_set_auto_merge): once the sealed files' dead
+ * bytes reach fragmentation_percent of their record bytes, or dead_bytes in all, whichever comes
+ * first. Defaults: 60 and 536870912 (512 MiB), as Basho's bitcask. Dead bytes are overwritten
+ * and deleted values and tombstones (see bc_stats.sealed_dead_bytes).
+ *
+ * @param[in,out] o                      the settings.
+ * @param[in]     fragmentation_percent  0 to 100 inclusive.
+ * @param[in]     dead_bytes             any count.
+ * @return BC_OK, or BC_E_INVALID for NULL o or a percentage above 100.
  */
 int bc_options_set_merge_trigger(struct bc_options *o,
                                  uint32_t fragmentation_percent,
                                  uint64_t dead_bytes);
 
 /**
- * `on` non-zero: a background thread of the handle checks the merge trigger a few times a second
- * and merges when it holds; it stops at `bc_close`. Default 0 (merge only on `bc_merge`). Ignored
- * for read-only handles.
+ * Whether appends go through a writable memory map of the active data file, over disk space
+ * reserved ahead with fallocate (a put then costs a copy into the page cache, not a write
+ * system call). Used only on ext4, XFS and tmpfs, where reserved space cannot run out when the
+ * pages are written back; on other file systems, or when off, appends use pwrite. Durability
+ * is the same either way. While the store is open its active file is longer on disk than its
+ * records by the reserved space (up to 8 MiB), cut at close.
  *
- * Returns `BC_OK`, or `BC_E_INVALID` for NULL `o`.
- *
- * # Safety
- * `o` must be NULL or a live pointer from `bc_options_new`.
- */
-int bc_options_set_auto_merge(struct bc_options *o, int on);
-
-/**
- * `on` non-zero (the default): appends go through a writable memory map of the active data file,
- * over disk space reserved ahead with `fallocate` (a put then costs a copy into the page cache,
- * not a `write` system call). Used only on ext4, XFS and tmpfs, where reserved space cannot run
- * out when the pages are written back; on other file systems, or with `on` 0, appends use
- * `pwrite`. Durability is the same either way. While the store is open its active file is
- * longer on disk than its records by the reserved space (up to 8 MiB), cut at close.
- *
- * Returns `BC_OK`, or `BC_E_INVALID` for NULL `o`.
- *
- * # Safety
- * `o` must be NULL or a live pointer from `bc_options_new`.
+ * @param[in,out] o   the settings.
+ * @param[in]     on  non-zero (the default) for mapped appends, 0 for pwrite.
+ * @return BC_OK, or BC_E_INVALID for NULL o.
  */
 int bc_options_set_mmap_writes(struct bc_options *o, int on);
 
 /**
- * `on` non-zero (the default): hint files are written compact, one bit per record of their data
- * file instead of every key (for 16-byte keys and 100-byte values a merged store takes about a
- * fifth less disk: 1.10x its raw keys and values instead of 1.35x). An open then walks the data
- * file's record headers instead of reading keys from the hint, so a compact hint is written only
- * for a file whose records are mostly (3/4) live entries, such as a merge's output. With `on` 0
- * every hint lists its keys: with a cold page cache a store of small values reopens faster.
- * Either kind is read whatever this says; it decides only what is written.
+ * Whether hint files are written compact, one bit per record of their data file instead of
+ * every key (for 16-byte keys and 100-byte values a merged store takes about a fifth less
+ * disk: 1.10x its raw keys and values instead of 1.35x). An open then walks the data file's
+ * record headers instead of reading keys from the hint, so a compact hint is written only for a
+ * file whose records are mostly (3/4) live entries, such as a merge's output. With 0 every hint
+ * lists its keys: with a cold page cache a store of small values reopens faster. Either kind is
+ * read whatever this says; it decides only what is written.
  *
- * Returns `BC_OK`, or `BC_E_INVALID` for NULL `o`.
- *
- * # Safety
- * `o` must be NULL or a live pointer from `bc_options_new`.
+ * @param[in,out] o   the settings.
+ * @param[in]     on  non-zero (the default) for compact hints, 0 for hints that list keys.
+ * @return BC_OK, or BC_E_INVALID for NULL o.
  */
 int bc_options_set_compact_hints(struct bc_options *o, int on);
 
 /**
- * How many keys the store is expected to hold: 0 (the default, no expectation) ..= 4294967296.
- * The open sizes the in-memory index for that many keys up front (about 9 bytes of memory per
- * expected key, touched as keys arrive), so filling the store never pauses to grow and rehash
- * the index: what Kyoto Cabinet's `bnum` and Tkrzw's `num_buckets` do. A store that opens with
- * more keys than this is sized for the keys it has; one that ends up with more grows as usual.
- * Do not overstate it by much: on Linux the index lives in 2 MiB transparent huge pages, so a
- * few thousand keys scattered over an index sized for billions make most of it resident.
+ * ==== STATUSES AND ERRORS =======================================================================
+ * A failing call returns a status code (listed at the top); these calls describe it. None of
+ * them fails, and any thread may call them.
+ * ================================================================================================
  *
- * Returns `BC_OK`, or `BC_E_INVALID` for NULL `o` or a count above 4294967296.
+ * Static English text for a status code. Does not depend on any call having failed.
  *
- * # Safety
- * `o` must be NULL or a live pointer from `bc_options_new`.
+ * @param[in] status  any int, also codes this version does not know.
+ * @return static text, never NULL ("unknown status" for an unknown code); do not free it.
  */
-int bc_options_set_expected_keys(struct bc_options *o, uint64_t keys);
+const char *bc_status_str(int status);
 
 /**
- * Store-wide expiry: every key reads as absent `secs` seconds (at least, and less than `secs + 1`)
- * after it was written (judged by
- * the write time stored in its record, so it holds across reopens), and merge drops it. 0 (the
- * default) means never. A per-key TTL from `bc_put_ttl` that ends sooner wins.
+ * Detail of the last call on this thread that returned a negative status, as
+ * "<function>: <what happened>", naming the path and the OS error where there is one.
+ * Successful calls leave it unchanged.
  *
- * Returns `BC_OK`, or `BC_E_INVALID` for NULL `o`.
+ * Go (cgo): a goroutine may move to another OS thread between two cgo calls, so read this in
+ * the same cgo call as the failing function (a small C helper in the preamble that calls the
+ * function and, on failure, copies bc_last_error()).
  *
- * # Safety
- * `o` must be NULL or a live pointer from `bc_options_new`.
+ * @return this thread's message, never NULL: "" before any failure. The text is owned by the
+ *         library and stays valid until the next failing call on the same thread; copy it to
+ *         keep it, and do not free it.
  */
-int bc_options_set_expiry_secs(struct bc_options *o, uint32_t secs);
+const char *bc_last_error(void);
+
+/**
+ * The version of the library that is running, which can differ from the header's
+ * BC_VERSION_STRING when the program runs with another library build.
+ *
+ * @return static text such as "0.1.0", never NULL; do not free it.
+ */
+const char *bc_version(void);
 
 #ifdef __cplusplus
 }  // extern "C"

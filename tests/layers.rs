@@ -162,6 +162,40 @@ fn lower_layers_never_use_higher_ones() {
     );
 }
 
+/// The C layer is written against the engine's public API: the crate root's re-exports, never
+/// an engine module's internals.
+#[test]
+fn the_c_layer_uses_only_the_public_api() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    sources(&root.join("ffi"), &mut files);
+    let mut violations = Vec::new();
+    for path in &files {
+        let code = code_of(&fs::read_to_string(path).unwrap());
+        let mut rest = code.as_str();
+        while let Some(at) = rest.find("crate::") {
+            rest = &rest[at + "crate::".len()..];
+            let end = rest
+                .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .unwrap_or(rest.len());
+            let name = &rest[..end];
+            if LAYERS.contains(&name) && name != "ffi" {
+                violations.push(format!(
+                    "{}: crate::{name}::",
+                    path.strip_prefix(&root).unwrap().display()
+                ));
+            }
+        }
+    }
+    violations.sort();
+    violations.dedup();
+    assert!(
+        violations.is_empty(),
+        "src/ffi must use the root re-exports (`crate::Bitcask`, `crate::Options`, ...), not:\n{}",
+        violations.join("\n")
+    );
+}
+
 #[test]
 fn the_checker_sees_through_comments_groups_and_reexports() {
     let reexports = root_reexports(
