@@ -1,6 +1,8 @@
 /*
  * test_open.c - bc_open / bc_close: bad arguments, paths that cannot be a store, NULL options
- * meaning the defaults, and data surviving close and reopen.
+ * meaning the defaults, data surviving close and reopen, and files in the store directory
+ * whose names are off the documented pattern (7.data, 1.data beside 0000000001.data): ignored,
+ * never opened, counted or deleted.
  */
 #include "check.h"
 
@@ -187,6 +189,52 @@ static void test_error_message(const char *root)
           "message repeats the OS error code: \"%s\"", m);
 }
 
+static void write_bytes(const char *path, const void *bytes, size_t len)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    CHECK(fd >= 0, "create %s: %s", path, strerror(errno));
+    write_full(fd, bytes, len);
+    close(fd);
+}
+
+static void test_stray_names_are_ignored(const char *root)
+{
+    char dir[PATH_MAX];
+    join_path(dir, root, "stray-names");
+    bc_db *db = NULL;
+    CHECK_OK(bc_open(dir, NULL, &db));
+    CHECK_OK(bc_put(db, B("k"), 1, B("v"), 1));
+    CHECK_OK(bc_close(db));
+
+    size_t len = 0;
+    uint8_t *real = read_file(path_in(dir, "0000000001.data"), &len);
+    char seven[PATH_MAX], one[PATH_MAX];
+    strcpy(seven, path_in(dir, "7.data"));
+    strcpy(one, path_in(dir, "1.data"));
+    write_bytes(seven, "not a data file", 15);
+    write_bytes(one, real, len); /* a copy of file 1: replayed twice if it counted */
+    free(real);
+
+    for (int round = 0; round < 2; round++) {
+        CHECK_OK(bc_open(dir, NULL, &db));
+        CHECK_VALUE(db, "k", 1, "v", 1);
+        bc_stats st;
+        CHECK_OK(bc_stats_get(db, &st));
+        CHECK(st.data_files == 1, "data_files = %llu: a stray name was counted",
+              (unsigned long long)st.data_files);
+        CHECK(st.keys == 1 && st.dead_bytes == 0, "keys %llu dead %llu: replayed twice?",
+              (unsigned long long)st.keys, (unsigned long long)st.dead_bytes);
+        CHECK_OK(bc_close(db));
+    }
+    size_t n7 = 0, n1 = 0;
+    uint8_t *b7 = read_file(seven, &n7);
+    uint8_t *b1 = read_file(one, &n1);
+    CHECK(n7 == 15 && memcmp(b7, "not a data file", 15) == 0, "7.data was changed");
+    CHECK(n1 == len, "1.data was changed");
+    free(b7);
+    free(b1);
+}
+
 int main(void)
 {
     const char *root = test_tmpdir("open");
@@ -195,6 +243,7 @@ int main(void)
     test_no_permission(root);
     test_null_options_are_defaults(root);
     test_reopen(root);
+    test_stray_names_are_ignored(root);
     test_error_message(root); /* last: a cosmetic slip here should not hide the checks above */
     printf("test_open: ok\n");
     return 0;

@@ -22,6 +22,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::format::merge_record::{MERGE_DIR, MERGED_PREFIX, is_record_name};
 use crate::format::{
     self, COMPACT_HINT_VERSION, FILE_HEADER_LEN, FLAG_BATCH, FLAG_HAS_EXPIRY, FLAG_TOMBSTONE,
     FileHeader, FileKind, HeaderError, MAX_RECORD_HEADER_LEN, RecordLimits,
@@ -157,13 +158,17 @@ fn analyse(dir: &Path, report: &mut VerifyReport, progress: &mut dyn FnMut(&Path
     for entry in entries {
         let entry = entry.map_err(|e| Error::io("list store directory", dir.to_path_buf(), e))?;
         let name = entry.file_name();
-        let Some(name) = name.to_str() else { continue };
-        match format::parse_file_name(name) {
+        match name.to_str().and_then(format::parse_file_name) {
             Some((id, FileKind::Data)) => data_ids.push(id),
             Some((id, FileKind::Hint)) => hint_ids.push(id),
-            None => {}
+            None => {
+                if let Some(note) = stray_name_note(&name.to_string_lossy()) {
+                    report.notes.push(note);
+                }
+            }
         }
     }
+    report.notes.sort();
     data_ids.sort_unstable();
     hint_ids.sort_unstable();
     let named_by_incomplete_merges = check_merge_records(dir, report)?;
@@ -348,6 +353,30 @@ fn analyse(dir: &Path, report: &mut VerifyReport, progress: &mut dyn FnMut(&Path
         .problems
         .sort_by(|a, b| (&a.file, a.offset).cmp(&(&b.file, b.offset)));
     Ok(plan)
+}
+
+/// A note for a directory entry that is not a store file (`docs/FORMAT.md`, "The directory"),
+/// or `None` for the store's other names.
+fn stray_name_note(name: &str) -> Option<String> {
+    let ours = name == format::LOCK_FILE
+        || name == MERGE_DIR
+        || format::is_hint_tmp_name(name)
+        || is_record_name(name);
+    if ours {
+        return None;
+    }
+    let looks_like = if name.ends_with(".data") {
+        "named like a data file but not <10-digit id>.data: "
+    } else if name.ends_with(".hint") || name.ends_with(".hint.tmp") {
+        "named like a hint file but not <10-digit id>.hint: "
+    } else if name.starts_with(MERGED_PREFIX) {
+        "named like a merge record but not MERGED-<id>: "
+    } else {
+        ""
+    };
+    Some(format!(
+        "{name}: {looks_like}not a store file; opens ignore it (never open, count or delete it)"
+    ))
 }
 
 /// Reports what the store's merge records say: an incomplete merge is a problem, the rest notes.

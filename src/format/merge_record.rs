@@ -8,6 +8,14 @@ pub(crate) const COMMIT_FILE: &str = "COMMIT";
 /// The record's name in the store directory once the outputs are in: this, then the merge id.
 pub(crate) const MERGED_PREFIX: &str = "MERGED-";
 
+/// Whether `name` is a merge record's name in the store directory: [`MERGED_PREFIX`] and 1 to
+/// 10 decimal digits (the merge id; this library writes it unpadded, earlier files may be
+/// padded). Anything else is not a record: nothing is done on its word, nor is it deleted.
+pub(crate) fn is_record_name(name: &str) -> bool {
+    name.strip_prefix(MERGED_PREFIX)
+        .is_some_and(|id| (1..=10).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_digit()))
+}
+
 /// The commit record: which files a merge replaced by which.
 ///
 /// ```text
@@ -177,6 +185,16 @@ mod tests {
             outputs: vec![],
         };
         assert_eq!(Commit::decode(&empty.encode()), Some(empty));
+    }
+
+    #[test]
+    fn record_names_are_merged_and_a_decimal_id() {
+        assert!(is_record_name("MERGED-7"));
+        assert!(is_record_name("MERGED-0000000007"));
+        assert!(!is_record_name("MERGED-"));
+        assert!(!is_record_name("MERGED-notes.txt"));
+        assert!(!is_record_name("MERGED-00000000007"));
+        assert!(!is_record_name("merged-7"));
     }
 
     #[test]

@@ -111,7 +111,9 @@ pub fn hint_path(dir: &Path, id: u32) -> PathBuf {
 /// Name of the lock file inside a store directory.
 pub const LOCK_FILE: &str = "LOCK";
 
-/// Parses `<digits>.data` / `<digits>.hint`; anything else is not ours.
+/// Parses a data or hint file name: exactly ten decimal digits, then `.data` or `.hint`, as
+/// [`data_path`] and [`hint_path`] write them. Anything else (`7.data`, `00000000007.data`) is
+/// not a store file: opens ignore it, never open, count or delete it.
 pub fn parse_file_name(name: &str) -> Option<(u32, FileKind)> {
     let (stem, kind) = if let Some(stem) = name.strip_suffix(".data") {
         (stem, FileKind::Data)
@@ -120,11 +122,22 @@ pub fn parse_file_name(name: &str) -> Option<(u32, FileKind)> {
     } else {
         return None;
     };
-    if stem.is_empty() || stem.len() > ID_DIGITS || !stem.bytes().all(|b| b.is_ascii_digit()) {
+    Some((parse_id(stem)?, kind))
+}
+
+/// Whether `name` is a hint being written (`<ten digits>.hint.tmp`), which an open deletes.
+pub fn is_hint_tmp_name(name: &str) -> bool {
+    name.strip_suffix(".tmp")
+        .and_then(parse_file_name)
+        .is_some_and(|(_, kind)| kind == FileKind::Hint)
+}
+
+/// A file id written as exactly [`ID_DIGITS`] decimal digits.
+fn parse_id(digits: &str) -> Option<u32> {
+    if digits.len() != ID_DIGITS || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    let id: u32 = stem.parse().ok()?;
-    Some((id, kind))
+    digits.parse().ok()
 }
 
 /// The decoded file header.
@@ -610,5 +623,15 @@ mod tests {
         assert_eq!(parse_file_name(".data"), None);
         assert_eq!(parse_file_name("LOCK"), None);
         assert_eq!(parse_file_name("+1.data"), None);
+        // Only the exact pattern: a short or long id names no store file.
+        assert_eq!(parse_file_name("7.data"), None);
+        assert_eq!(parse_file_name("1.hint"), None);
+        assert_eq!(parse_file_name("00000000007.data"), None);
+        assert_eq!(parse_file_name("000000007.data"), None);
+        assert_eq!(parse_file_name("0000000007.data.bak"), None);
+        assert!(is_hint_tmp_name("0000000007.hint.tmp"));
+        assert!(!is_hint_tmp_name("7.hint.tmp"));
+        assert!(!is_hint_tmp_name("notes.hint.tmp"));
+        assert!(!is_hint_tmp_name("0000000007.data.tmp"));
     }
 }

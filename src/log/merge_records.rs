@@ -6,7 +6,9 @@ use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::format::merge_record::{COMMIT_FILE, Commit, MERGE_DIR, MERGED_PREFIX, Output};
+use crate::format::merge_record::{
+    COMMIT_FILE, Commit, MERGE_DIR, MERGED_PREFIX, Output, is_record_name,
+};
 use crate::format::{self, FILE_HEADER_LEN, FileHeader, FileKind};
 use crate::io::fs::sync_dir;
 use crate::log::hint;
@@ -196,11 +198,7 @@ pub(crate) fn inspect(dir: &Path) -> Result<MergeRecords> {
     let entries = fs::read_dir(dir).map_err(|e| io("list store directory", dir, e))?;
     for entry in entries {
         let entry = entry.map_err(|e| io("list store directory", dir, e))?;
-        if !entry
-            .file_name()
-            .to_string_lossy()
-            .starts_with(MERGED_PREFIX)
-        {
+        if !entry.file_name().to_str().is_some_and(is_record_name) {
             continue;
         }
         let path = entry.path();
@@ -336,7 +334,11 @@ pub(crate) fn recover(dir: &Path) -> Result<MergeRecords> {
     let entries = fs::read_dir(dir).map_err(|e| io("list store directory", dir, e))?;
     for entry in entries {
         let entry = entry.map_err(|e| io("list store directory", dir, e))?;
-        if entry.file_name().to_string_lossy().ends_with(".hint.tmp") {
+        if entry
+            .file_name()
+            .to_str()
+            .is_some_and(format::is_hint_tmp_name)
+        {
             // A hint whose writer was killed; hints are rewritten on demand.
             let path = entry.path();
             fs::remove_file(&path).map_err(|e| io("remove unfinished hint", &path, e))?;
