@@ -195,7 +195,11 @@ fn analyse(dir: &Path, report: &mut VerifyReport, progress: &mut dyn FnMut(&Path
                     file: path.clone(),
                     offset: 0,
                     kind: ProblemKind::Damage,
-                    what: format!("file header names file id {}, not {id}", h.file_id),
+                    what: format!(
+                        "file header names file id {}, not {id}: an open refuses the store (a \
+                         file renamed or copied in?)",
+                        h.file_id
+                    ),
                 });
                 (id, false)
             }
@@ -205,7 +209,13 @@ fn analyse(dir: &Path, report: &mut VerifyReport, progress: &mut dyn FnMut(&Path
                     file: path.clone(),
                     offset: 0,
                     kind: ProblemKind::Damage,
-                    what: format!("bad file header: {why}"),
+                    what: if why.starts_with("format version")
+                        || why.starts_with("unknown file header flags")
+                    {
+                        format!("file header: {why}; an open refuses the store")
+                    } else {
+                        format!("bad file header: {why}")
+                    },
                 });
                 (id, false)
             }
@@ -441,7 +451,8 @@ fn describe_gap(path: &Path, from: u64, to: u64, file_len: u64) -> io::Result<St
     }
     if h.flags & FLAG_BATCH != 0 {
         return Ok(format!(
-            "atomic batch without its end record ({} bytes up to offset {to}): discarded whole",
+            "atomic batch cut by damage or by the end of the file ({} bytes up to offset {to}): \
+             discarded whole",
             to - from
         ));
     }

@@ -202,3 +202,156 @@ fn readers_never_see_half_a_batch() {
         });
     });
 }
+
+/// Offsets and lengths of the records of a data file, walked by their headers.
+fn records_of(file: &[u8]) -> Vec<(usize, usize, u8)> {
+    use bitcask::format::{FILE_HEADER_LEN, RecordLimits, decode_record_header};
+    let mut out = Vec::new();
+    let mut pos = FILE_HEADER_LEN;
+    while let Ok(h) = decode_record_header(&file[pos..], RecordLimits::FORMAT) {
+        let len = h.record_len() as usize;
+        if pos + len > file.len() {
+            break;
+        }
+        out.push((pos, len, h.flags));
+        pos += len;
+    }
+    out
+}
+
+/// A one-file store: keys a..d written plainly ("old"), then one batch rewriting all four
+/// ("new"), then a plain put of "after". Returns the store directory's data file bytes and the
+/// (offset, len) of the batch's four records.
+fn store_with_a_batch(dir: &std::path::Path) -> (Vec<u8>, Vec<(usize, usize)>) {
+    let db = open(dir);
+    for k in [b"a", b"b", b"c", b"d"] {
+        db.put(k, b"old").unwrap();
+    }
+    let mut batch = Batch::new();
+    for k in [b"a", b"b", b"c", b"d"] {
+        batch.put(k, b"new").unwrap();
+    }
+    db.write(&batch).unwrap();
+    db.put(b"after", b"x").unwrap();
+    db.close().unwrap();
+    let file = data_files(dir).pop().unwrap();
+    let bytes = std::fs::read(&file).unwrap();
+    let batch_records: Vec<(usize, usize)> = records_of(&bytes)
+        .into_iter()
+        .filter(|r| r.2 & bitcask::format::FLAG_BATCH != 0)
+        .map(|r| (r.0, r.1))
+        .collect();
+    assert_eq!(batch_records.len(), 4);
+    (bytes, batch_records)
+}
+
+fn remove_hints(dir: &std::path::Path) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "hint") {
+            std::fs::remove_file(p).unwrap();
+        }
+    }
+}
+
+fn values(db: &Bitcask) -> Vec<Option<Vec<u8>>> {
+    [b"a", b"b", b"c", b"d"]
+        .iter()
+        .map(|k| db.get(*k).unwrap())
+        .collect()
+}
+
+#[test]
+fn damage_to_any_record_of_a_batch_discards_the_whole_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let (bytes, batch) = store_with_a_batch(dir.path());
+    let file = data_files(dir.path()).pop().unwrap();
+    let flags: Vec<u8> = records_of(&bytes)
+        .iter()
+        .filter(|r| r.2 & bitcask::format::FLAG_BATCH != 0)
+        .map(|r| r.2)
+        .collect();
+    assert_ne!(
+        flags[0] & bitcask::format::FLAG_BATCH_START,
+        0,
+        "the first is marked"
+    );
+    assert!(
+        flags[1..]
+            .iter()
+            .all(|f| f & bitcask::format::FLAG_BATCH_START == 0)
+    );
+    for (i, &(at, len)) in batch.iter().enumerate() {
+        let mut damaged = bytes.clone();
+        damaged[at + len - 1] ^= 0xFF; // the last value byte: the CRC fails
+        std::fs::write(&file, &damaged).unwrap();
+        remove_hints(dir.path());
+        let db = open(dir.path());
+        let old = Some(b"old".to_vec());
+        assert_eq!(
+            values(&db),
+            vec![old.clone(), old.clone(), old.clone(), old],
+            "damage in batch record {i}: nothing of the batch applies"
+        );
+        assert_eq!(db.get(b"after").unwrap().as_deref(), Some(&b"x"[..]));
+        assert_eq!(
+            db.stats().corrupt_records,
+            4,
+            "record {i}: the damaged one and the three dropped with it"
+        );
+        drop(db);
+    }
+}
+
+/// Rewrites a version-2 data file as version 1 wrote it: header version 1, no BATCH_START.
+fn as_version_1(bytes: &[u8]) -> Vec<u8> {
+    use bitcask::format::{FILE_HEADER_LEN, FLAG_BATCH_START, FileHeader, FileKind};
+    let mut out = bytes.to_vec();
+    let h = FileHeader::decode(&out[..FILE_HEADER_LEN], FileKind::Data).unwrap();
+    out[..FILE_HEADER_LEN].copy_from_slice(&h.encode_version(1));
+    for (at, len, flags) in records_of(bytes) {
+        if flags & FLAG_BATCH_START != 0 {
+            out[at + 4] &= !FLAG_BATCH_START;
+            let crc = crc32fast::hash(&out[at + 4..at + len]);
+            out[at..at + 4].copy_from_slice(&crc.to_le_bytes());
+        }
+    }
+    out
+}
+
+#[test]
+fn version_1_files_are_read_and_never_appended_to() {
+    let dir = tempfile::tempdir().unwrap();
+    let (bytes, batch) = store_with_a_batch(dir.path());
+    let file = data_files(dir.path()).pop().unwrap();
+    let v1 = as_version_1(&bytes);
+    std::fs::write(&file, &v1).unwrap();
+    remove_hints(dir.path());
+
+    let db = open(dir.path());
+    let new = Some(b"new".to_vec());
+    assert_eq!(
+        values(&db),
+        vec![new.clone(), new.clone(), new.clone(), new]
+    );
+    assert_eq!(db.stats().corrupt_records, 0);
+    // The next write goes to a new (version 2) file: the version-1 file is left as it is.
+    db.put(b"later", b"y").unwrap();
+    db.close().unwrap();
+    assert_eq!(data_files(dir.path()).len(), 2);
+    assert_eq!(std::fs::read(&file).unwrap(), v1);
+    let db = open(dir.path());
+    assert_eq!(db.get(b"later").unwrap().as_deref(), Some(&b"y"[..]));
+    drop(db);
+
+    // Version 1 cannot tell a batch whose first record was lost from a new one: its rule (the
+    // rest of the batch applies as a batch of its own) still holds for such files.
+    let mut damaged = v1.clone();
+    let (at, len) = batch[0];
+    damaged[at + len - 1] ^= 0xFF;
+    std::fs::write(&file, &damaged).unwrap();
+    remove_hints(dir.path());
+    let db = open(dir.path());
+    let (old, new) = (Some(b"old".to_vec()), Some(b"new".to_vec()));
+    assert_eq!(values(&db), vec![old, new.clone(), new.clone(), new]);
+}

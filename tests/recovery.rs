@@ -315,6 +315,53 @@ fn a_file_from_a_newer_format_version_is_refused_with_a_clear_message() {
     );
 }
 
+/// Rewrites the header of the store's only data file with `change` applied (the header CRC
+/// recomputed, so it reads as intact) and returns the open's error.
+fn open_with_header(change: impl Fn(&mut [u8])) -> (bitcask::Error, Vec<u8>, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path());
+    db.put(b"k", b"v").unwrap();
+    db.close().unwrap();
+    let file = data_files(dir.path()).pop().unwrap();
+    let mut bytes = std::fs::read(&file).unwrap();
+    change(&mut bytes);
+    let crc = crc32fast::hash(&bytes[..20]);
+    bytes[20..24].copy_from_slice(&crc.to_le_bytes());
+    std::fs::write(&file, &bytes).unwrap();
+    let mut ro = Options::default();
+    ro.read_only(true);
+    for opts in [ro, Options::default()] {
+        if let Ok(_db) = Bitcask::open(dir.path(), &opts) {
+            panic!("opened a store whose header must be refused");
+        }
+    }
+    let err = Bitcask::open(dir.path(), &Options::default())
+        .err()
+        .unwrap();
+    let after = std::fs::read(&file).unwrap();
+    assert_eq!(after, bytes, "refusing must not change the file");
+    (err, after, file)
+}
+
+#[test]
+fn a_header_with_flags_this_library_does_not_know_is_refused() {
+    let (err, ..) = open_with_header(|b| b[10] = 0x01);
+    assert_eq!(err.kind(), ErrorKind::Corrupt);
+    assert!(
+        err.to_string().contains("unknown file header flags 0x1"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_header_naming_another_file_is_refused() {
+    let (err, _, file) = open_with_header(|b| b[12..16].copy_from_slice(&3u32.to_le_bytes()));
+    assert_eq!(err.kind(), ErrorKind::Corrupt);
+    let msg = err.to_string();
+    assert!(msg.contains("names file 3, not 1"), "{msg}");
+    assert!(msg.contains(&file.display().to_string()), "{msg}");
+}
+
 #[test]
 fn newest_write_wins_after_reopen_however_fast_the_overwrites() {
     let dir = tempfile::tempdir().unwrap();

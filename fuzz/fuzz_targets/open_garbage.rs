@@ -18,7 +18,8 @@
 //! fuzzer explores the recovery rules themselves (record boundaries, batches, damaged headers,
 //! stale hints, half-finished merges). Config byte: bit 0 opens read-only first; bit 1 opens
 //! with small key and value limits, below sizes that are valid in the format; bit 3 makes merge
-//! records version 2; bit 2 makes hint
+//! records version 2; bit 4 makes data file headers version 1 (no batch-start marks); bit 2
+//! makes hint
 //! headers compact (version 2), and then bit 6 of a hint's tag builds the whole compact hint
 //! from the final data file: the payload's bytes select the records (the bitmap), the chunk
 //! table (offsets, digests of headers and keys) and the footer are computed, so a hint that
@@ -46,7 +47,7 @@ fuzz_target!(|data: &[u8]| {
     let dir = common::scratch_dir("open-garbage");
     let mut input = Bytes::new(data);
     let config = input.u8();
-    write_files(&dir, &mut input, config & 4 != 0, config & 8 != 0);
+    write_files(&dir, &mut input, config);
     if let Some(keep) = std::env::var_os("BITCASK_FUZZ_DUMP") {
         // Turning a crash into a regression test starts from the files it decodes to:
         // `BITCASK_FUZZ_DUMP=/tmp/x cargo fuzz run open_garbage <crash>` leaves them in /tmp/x.
@@ -91,14 +92,20 @@ fuzz_target!(|data: &[u8]| {
     let _ = fs::remove_dir_all(&dir);
 });
 
-fn write_files(dir: &Path, input: &mut Bytes<'_>, compact: bool, merge_v2: bool) {
+fn write_files(dir: &Path, input: &mut Bytes<'_>, config: u8) {
+    let (compact, merge_v2) = (config & 4 != 0, config & 8 != 0);
+    let data_version = if config & 16 != 0 {
+        format::OLDEST_FORMAT_VERSION
+    } else {
+        format::FORMAT_VERSION
+    };
     let mut files: BTreeMap<(u8, u32), Vec<u8>> = BTreeMap::new();
     // Hints to finish once the data files are known: id -> whether it has a header.
     let mut hints: BTreeMap<u32, bool> = BTreeMap::new();
     let hint_version = if compact {
         format::COMPACT_HINT_VERSION
     } else {
-        format::FORMAT_VERSION
+        format::KEYED_HINT_VERSION
     };
     while !input.is_empty() {
         let tag = input.u8();
@@ -121,7 +128,7 @@ fn write_files(dir: &Path, input: &mut Bytes<'_>, compact: bool, merge_v2: bool)
                     let version = if kind == FileKind::Hint {
                         hint_version
                     } else {
-                        format::FORMAT_VERSION
+                        data_version
                     };
                     bytes.extend_from_slice(
                         &FileHeader {

@@ -2,7 +2,7 @@
 
 use crate::engine::{Bitcask, Op};
 use crate::error::{Error, Result};
-use crate::format::{self, FLAG_BATCH, FLAG_BATCH_END, FLAG_TOMBSTONE};
+use crate::format::{self, FLAG_BATCH, FLAG_BATCH_END, FLAG_BATCH_START, FLAG_TOMBSTONE};
 use crate::io::clock::now_secs;
 use crate::options::{MAX_KEY_SIZE_LIMIT, MAX_VALUE_SIZE_LIMIT};
 
@@ -114,6 +114,9 @@ impl Bitcask {
             // The keydir misses of the batch's keys overlap with each other and with encoding.
             inner.keydir.prefetch(key);
             let mut flags = FLAG_BATCH;
+            if i == 0 {
+                flags |= FLAG_BATCH_START;
+            }
             if i == last {
                 flags |= FLAG_BATCH_END;
             }

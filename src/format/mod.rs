@@ -10,7 +10,7 @@
 //! file header (24 bytes)
 //! offset size field
 //!      0    8 magic            89 42 43 44 0D 0A 1A 0A   ("\x89BCD\r\n\x1a\n")
-//!      8    2 format version   u16 = 1
+//!      8    2 format version   u16 = 2 (1 is still read: see below)
 //!     10    2 header flags     u16 = 0 (reserved; a reader rejects unknown bits)
 //!     12    4 file id          u32, equals the number in the file name
 //!     16    4 order            u32, the file's place in log order (see below)
@@ -24,8 +24,8 @@
 //! record
 //! offset size field
 //!      0    4 crc              crc32 of every byte after this field up to the end of the value
-//!      4    1 flags            bit 0 TOMBSTONE, bit 1 HAS_EXPIRY, bit 2 BATCH, bit 3 BATCH_END;
-//!                              bits 4..7 must be zero
+//!      4    1 flags            bit 0 TOMBSTONE, bit 1 HAS_EXPIRY, bit 2 BATCH, bit 3 BATCH_END,
+//!                              bit 4 BATCH_START; bits 5..7 must be zero
 //!      5    4 timestamp        u32, seconds since the Unix epoch when the record was written
 //!      9  1-5 key length       unsigned LEB128 varint, 1 ..= 1 MiB
 //!      . 1-5 value length      unsigned LEB128 varint; 0 for a tombstone
@@ -43,11 +43,17 @@ use std::path::{Path, PathBuf};
 pub const DATA_MAGIC: [u8; 8] = *b"\x89BCD\r\n\x1a\n";
 /// Magic bytes opening every hint file.
 pub const HINT_MAGIC: [u8; 8] = *b"\x89BCH\r\n\x1a\n";
-/// The format version this library writes and reads.
-pub const FORMAT_VERSION: u16 = 1;
-/// Hint file version of a compact hint (one bit per record, no keys; `src/log/hint/compact.rs`). Hints of
-/// [`FORMAT_VERSION`] list every entry with its key. A reader that knows only version 1 ignores a
-/// compact hint (its header fails the version check) and scans the data file instead.
+/// The data file format version this library writes: 2, whose batches mark their first record
+/// (`FLAG_BATCH_START`), so a batch whose first records were lost to damage is discarded whole.
+pub const FORMAT_VERSION: u16 = 2;
+/// The oldest data file version this library reads: version 1, the same records without
+/// `FLAG_BATCH_START` (replayed by version 1's rules; never appended to again).
+pub const OLDEST_FORMAT_VERSION: u16 = 1;
+/// Hint file version of a hint that lists every entry with its key (`src/log/hint/keyed.rs`).
+pub const KEYED_HINT_VERSION: u16 = 1;
+/// Hint file version of a compact hint (one bit per record, no keys; `src/log/hint/compact.rs`).
+/// A reader that knows only version 1 ignores a compact hint (its header fails the version check)
+/// and scans the data file instead.
 pub const COMPACT_HINT_VERSION: u16 = 2;
 
 pub const FILE_HEADER_LEN: usize = 24;
@@ -75,7 +81,13 @@ pub const FLAG_HAS_EXPIRY: u8 = 1 << 1;
 pub const FLAG_BATCH: u8 = 1 << 2;
 /// Record flag: the last record of an atomic batch; the batch applies only if this is present.
 pub const FLAG_BATCH_END: u8 = 1 << 3;
-const KNOWN_FLAGS: u8 = FLAG_TOMBSTONE | FLAG_HAS_EXPIRY | FLAG_BATCH | FLAG_BATCH_END;
+/// Record flag (format version 2): the first record of an atomic batch. A batch record read
+/// without a batch started before it belongs to a batch whose start was lost.
+pub const FLAG_BATCH_START: u8 = 1 << 4;
+const KNOWN_FLAGS: u8 =
+    FLAG_TOMBSTONE | FLAG_HAS_EXPIRY | FLAG_BATCH | FLAG_BATCH_END | FLAG_BATCH_START;
+/// The flags that tie a record to its batch-mates.
+const BATCH_FLAGS: u8 = FLAG_BATCH | FLAG_BATCH_END | FLAG_BATCH_START;
 
 const REC_CRC_LEN: usize = 4;
 const REC_FLAGS_OFFSET: usize = REC_CRC_LEN;
@@ -149,8 +161,13 @@ pub struct FileHeader {
 }
 
 impl FileHeader {
+    /// Encodes the header with the version this library writes for its kind: [`FORMAT_VERSION`]
+    /// for a data file, [`KEYED_HINT_VERSION`] for a hint.
     pub fn encode(&self) -> [u8; FILE_HEADER_LEN] {
-        self.encode_version(FORMAT_VERSION)
+        self.encode_version(match self.kind {
+            FileKind::Data => FORMAT_VERSION,
+            FileKind::Hint => KEYED_HINT_VERSION,
+        })
     }
 
     /// Encodes the header with an explicit version (hints have two, see [`COMPACT_HINT_VERSION`]).
@@ -195,17 +212,22 @@ impl FileHeader {
             return Err("file header checksum mismatch".into());
         }
         let version = u16::from_le_bytes([b[HDR_VERSION_OFFSET], b[HDR_VERSION_OFFSET + 1]]);
-        let known = version == FORMAT_VERSION
-            || (expected == FileKind::Hint && version == COMPACT_HINT_VERSION);
+        let known = match expected {
+            FileKind::Data => (OLDEST_FORMAT_VERSION..=FORMAT_VERSION).contains(&version),
+            FileKind::Hint => version == KEYED_HINT_VERSION || version == COMPACT_HINT_VERSION,
+        };
         if !known {
             return Err(format!(
-                "format version {version} is not supported (this library reads version \
-                 {FORMAT_VERSION}); open it with a library that supports it"
+                "format version {version} is not supported (this library reads versions \
+                 {OLDEST_FORMAT_VERSION} to {FORMAT_VERSION}); open it with a library that \
+                 supports it"
             ));
         }
         let flags = u16::from_le_bytes([b[HDR_FLAGS_OFFSET], b[HDR_FLAGS_OFFSET + 1]]);
         if flags != 0 {
-            return Err(format!("unknown file header flags {flags:#x}"));
+            return Err(format!(
+                "unknown file header flags {flags:#x} (written by a newer library?)"
+            ));
         }
         let header = FileHeader {
             kind: expected,
@@ -327,6 +349,9 @@ pub fn decode_record_header(b: &[u8], limits: RecordLimits) -> Result<RecordHead
     if flags & FLAG_BATCH_END != 0 && flags & FLAG_BATCH == 0 {
         return Err(HeaderError::Invalid("BATCH_END without BATCH"));
     }
+    if flags & FLAG_BATCH_START != 0 && flags & FLAG_BATCH == 0 {
+        return Err(HeaderError::Invalid("BATCH_START without BATCH"));
+    }
     let timestamp = le_u32(&b[REC_TIMESTAMP_OFFSET..]);
     let mut pos = REC_LENGTHS_OFFSET;
     let key_len = get_varint(b, &mut pos)?;
@@ -372,15 +397,15 @@ pub fn decode_record_header(b: &[u8], limits: RecordLimits) -> Result<RecordHead
     Ok(header)
 }
 
-/// Copies a complete, verified record without its `BATCH`/`BATCH_END` flags (re-computing its
-/// CRC), or returns it as it is when it has neither. Merge copies records one by one, so a copy
-/// must not claim to belong to a batch whose other records it does not carry.
+/// Copies a complete, verified record without its batch flags (re-computing its CRC), or returns
+/// it as it is when it has none. Merge copies records one by one, so a copy must not claim to
+/// belong to a batch whose other records it does not carry.
 pub(crate) fn without_batch_flags(record: &[u8]) -> std::borrow::Cow<'_, [u8]> {
-    if record[REC_FLAGS_OFFSET] & (FLAG_BATCH | FLAG_BATCH_END) == 0 {
+    if record[REC_FLAGS_OFFSET] & BATCH_FLAGS == 0 {
         return std::borrow::Cow::Borrowed(record);
     }
     let mut copy = record.to_vec();
-    copy[REC_FLAGS_OFFSET] &= !(FLAG_BATCH | FLAG_BATCH_END);
+    copy[REC_FLAGS_OFFSET] &= !BATCH_FLAGS;
     let crc = crc32fast::hash(&copy[REC_CRC_LEN..]);
     copy[..REC_CRC_LEN].copy_from_slice(&crc.to_le_bytes());
     std::borrow::Cow::Owned(copy)
@@ -580,9 +605,19 @@ mod tests {
         assert_eq!(FileHeader::decode(&b, FileKind::Data).unwrap(), h);
         assert!(FileHeader::decode(&b, FileKind::Hint).is_err());
         assert!(FileHeader::decode(&b[..23], FileKind::Data).is_err());
-        // Version 2 exists for hints only.
-        let compact = h.encode_version(COMPACT_HINT_VERSION);
-        assert!(FileHeader::decode(&compact, FileKind::Data).is_err());
+        // Data files are read in versions 1 and 2 and written in 2; hints in 1 (keyed) and 2.
+        assert_eq!(
+            FileHeader::decode_versioned(&b, FileKind::Data).unwrap(),
+            (h, FORMAT_VERSION)
+        );
+        assert_eq!(
+            FileHeader::decode_versioned(&h.encode_version(1), FileKind::Data).unwrap(),
+            (h, OLDEST_FORMAT_VERSION)
+        );
+        for unknown in [0, 3, 0xFFFF] {
+            let why = FileHeader::decode(&h.encode_version(unknown), FileKind::Data).unwrap_err();
+            assert!(why.starts_with("format version"), "{why}");
+        }
         let hint = FileHeader {
             kind: FileKind::Hint,
             ..h

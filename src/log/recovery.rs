@@ -20,8 +20,9 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::format::{
-    self, FILE_HEADER_LEN, FLAG_BATCH, FLAG_BATCH_END, FileHeader, FileKind, HeaderError,
-    MAX_RECORD_HEADER_LEN, MIN_RECORD_LEN, RecordHeader, RecordLimits,
+    self, FILE_HEADER_LEN, FLAG_BATCH, FLAG_BATCH_END, FLAG_BATCH_START, FORMAT_VERSION,
+    FileHeader, FileKind, HeaderError, MAX_RECORD_HEADER_LEN, MIN_RECORD_LEN, RecordHeader,
+    RecordLimits,
 };
 use crate::io::map::SeqReader;
 use crate::keydir::{KeyDir, Loc};
@@ -176,7 +177,8 @@ fn load_once(
     // Read every header first: the replay order depends on them.
     // Only ids and header facts are kept: holding every file open would need one descriptor per
     // file, and a store may have thousands.
-    let mut headers: Vec<(u32, u32, bool, u64)> = Vec::with_capacity(ids.len());
+    // (id, order, header intact, written in the current version, length)
+    let mut headers: Vec<(u32, u32, bool, bool, u64)> = Vec::with_capacity(ids.len());
     let mut stats = LoadStats::default();
     for id in ids {
         let (file, path, len) = open_data_file(dir, id)?;
@@ -184,12 +186,33 @@ fn load_once(
         let got = read_prefix(&file, &mut head)
             .map_err(|e| Error::io("read data file", path.clone(), e))?;
         let mut header_ok = false;
-        let order = match FileHeader::decode(&head[..got], FileKind::Data) {
-            Ok(h) => {
+        let mut current = false;
+        let order = match FileHeader::decode_versioned(&head[..got], FileKind::Data) {
+            // An intact header (its CRC holds) that names another file: a file renamed or
+            // copied in. Replayed under this name, at either id's place in the log, it could
+            // put old values over newer ones.
+            Ok((h, _)) if h.file_id != id => {
+                return Err(Error::corrupt(
+                    path,
+                    0,
+                    format!(
+                        "the file header names file {}, not {id}: a data file renamed or \
+                         copied into the store? Move it out of the store directory",
+                        h.file_id
+                    ),
+                ));
+            }
+            Ok((h, version)) => {
                 header_ok = true;
+                current = version == FORMAT_VERSION;
                 h.order
             }
-            Err(reason) if reason.starts_with("format version") => {
+            // An intact header of a version, or with flags, this library does not know: written
+            // by a newer library, whose records it cannot be sure to read right.
+            Err(reason)
+                if reason.starts_with("format version")
+                    || reason.starts_with("unknown file header flags") =>
+            {
                 return Err(Error::corrupt(path, 0, reason));
             }
             // A short header is a file created just before a crash; any other damage to the
@@ -203,7 +226,7 @@ fn load_once(
                 hint_order(dir, id).unwrap_or(id)
             }
         };
-        headers.push((id, order, header_ok, len));
+        headers.push((id, order, header_ok, current, len));
     }
     headers.sort_by_key(|&(id, order, ..)| (order, id));
 
@@ -217,13 +240,13 @@ fn load_once(
     let keydir = KeyDir::with_capacity(hinted.max(opts.expected_keys).min(1 << 32) as usize);
     let mut files: BTreeMap<u32, FileMeta> = headers
         .iter()
-        .map(|&(id, order, _, len)| (id, FileMeta::new(order, len)))
+        .map(|&(id, order, _, _, len)| (id, FileMeta::new(order, len)))
         .collect();
     let mut resume = None;
     let mut missing_hints = Vec::new();
     let mut any_expiring = false;
     let last = headers.len().checked_sub(1);
-    for (index, (id, order, header_ok, len)) in headers.into_iter().enumerate() {
+    for (index, (id, order, header_ok, current, len)) in headers.into_iter().enumerate() {
         let path = format::data_path(dir, id);
         let is_tail = Some(index) == last;
         let len = match tail_cut {
@@ -287,8 +310,10 @@ fn load_once(
             // A file with a damaged header is read but never appended to again.
             // Nor is a file a kept merge record names: if the record's outputs turned up, the
             // next open would delete it, appends included.
-            let writable =
-                (header_ok || len < FILE_HEADER_LEN as u64) && order == id && !skip.is_kept(id);
+            // Nor is a file of an older format version: its records follow that version's rules.
+            let writable = ((header_ok && current) || len < FILE_HEADER_LEN as u64)
+                && order == id
+                && !skip.is_kept(id);
             if repair && writable && kept_len < max_file_size {
                 // Its hint stays: appending makes it stale (the length check), and if nothing is
                 // appended, close need not write it again.
@@ -543,6 +568,8 @@ struct ScanOutcome {
 #[derive(Default)]
 struct PendingBatch {
     start: u64,
+    /// The batch's start record was not read (version 2 files): it is discarded, not applied.
+    fragment: bool,
     keys: Vec<u8>,
     /// (key start, key length, location, flags, timestamp, expiry)
     records: Vec<(usize, usize, Loc, u8, u32, u32)>,
@@ -560,6 +587,7 @@ impl PendingBatch {
             self.keys.clear();
             self.records.clear();
         }
+        self.fragment = false;
     }
 }
 
@@ -587,6 +615,13 @@ fn scan_file(
         corrupt_records: 0,
         corrupt_bytes: 0,
     };
+    // Version 2 marks each batch's first record, so a batch whose first records were lost can be
+    // told from a new one; a file of version 1 (or with a damaged header) cannot, and follows
+    // version 1's rules.
+    let mut head = [0u8; FILE_HEADER_LEN];
+    let marks_batch_starts = read_prefix(file, &mut head).map_err(io_err)? == FILE_HEADER_LEN
+        && FileHeader::decode_versioned(&head, FileKind::Data)
+            .is_ok_and(|(_, version)| version >= FORMAT_VERSION);
     let mut batch = PendingBatch::default();
     let mut pos = header_end;
     while pos < scan_end {
@@ -604,6 +639,15 @@ fn scan_file(
                     expires: 0,
                 };
                 if h.flags & FLAG_BATCH != 0 {
+                    if marks_batch_starts {
+                        if h.flags & FLAG_BATCH_START != 0 {
+                            // A batch still open here never got its end record.
+                            batch.discard(&mut outcome, pos);
+                        } else if batch.is_empty() {
+                            // Its start was lost (damage before it): drop it through its end.
+                            batch.fragment = true;
+                        }
+                    }
                     if batch.is_empty() {
                         batch.start = pos;
                     }
@@ -612,7 +656,9 @@ fn scan_file(
                     batch
                         .records
                         .push((from, key.len(), loc, h.flags, h.timestamp, h.expiry));
-                    if h.flags & FLAG_BATCH_END != 0 {
+                    if h.flags & FLAG_BATCH_END != 0 && batch.fragment {
+                        batch.discard(&mut outcome, pos + rec_len);
+                    } else if h.flags & FLAG_BATCH_END != 0 {
                         for &(from, klen, loc, flags, timestamp, expiry) in &batch.records {
                             apply(Entry {
                                 key: &batch.keys[from..from + klen],

@@ -341,7 +341,7 @@ fn checked_version(bytes: &[u8], id: u32, order: u32) -> Option<u16> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::format::FORMAT_VERSION;
+    use crate::format::KEYED_HINT_VERSION;
 
     fn sample(dir: &Path) -> Vec<Row> {
         fs::write(format::data_path(dir, 3), [5u8; 410]).unwrap();
@@ -555,7 +555,7 @@ mod tests {
         let compact = tempfile::tempdir().unwrap();
         let (_, want) = data_file(keyed.path(), &records, false);
         let (_, got) = data_file(compact.path(), &records, true);
-        assert_eq!(hint_version(keyed.path()), FORMAT_VERSION);
+        assert_eq!(hint_version(keyed.path()), KEYED_HINT_VERSION);
         assert_eq!(hint_version(compact.path()), COMPACT_HINT_VERSION);
         assert_eq!(got, want);
         assert_eq!(got.len(), 8);
@@ -576,7 +576,7 @@ mod tests {
         let mut records = distinct(10);
         records.extend(distinct(10));
         data_file(dir.path(), &records, true);
-        assert_eq!(hint_version(dir.path()), FORMAT_VERSION);
+        assert_eq!(hint_version(dir.path()), KEYED_HINT_VERSION);
         // 3 in 4 records are entries: still compact.
         let mut records = distinct(12);
         records.extend(distinct(4));
