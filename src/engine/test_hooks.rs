@@ -85,4 +85,10 @@ impl Bitcask {
         let w = self.inner.write.lock();
         w.active.as_ref().map(|a| (a.id, a.len))
     }
+
+    /// Makes every clock read of this process (record timestamps, expiry times, expiry checks)
+    /// return `secs`; 0 restores the real clock. Process-wide: for a test binary of its own.
+    pub fn pin_clock(secs: u32) {
+        crate::io::clock::pin(secs);
+    }
 }

@@ -2,10 +2,28 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+/// A second every clock read returns instead of the real one (0: the real clock). Set only by
+/// the test hook `Bitcask::pin_clock`, so tests can write byte-for-byte reproducible files.
+#[cfg(any(test, feature = "test-hooks"))]
+static PINNED: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// Makes every clock read of this process return `secs` (0 restores the real clock).
+#[cfg(any(test, feature = "test-hooks"))]
+pub(crate) fn pin(secs: u32) {
+    PINNED.store(secs, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// Seconds since the Unix epoch, from the coarse real-time clock: records carry whole seconds,
 /// and the coarse clock (updated every tick, a few ms) is read without touching the clock
 /// hardware, which on some virtual machines made the precise one a tenth of a put.
 pub(crate) fn now_secs() -> u32 {
+    #[cfg(any(test, feature = "test-hooks"))]
+    {
+        let pinned = PINNED.load(std::sync::atomic::Ordering::Relaxed);
+        if pinned != 0 {
+            return pinned;
+        }
+    }
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
