@@ -351,7 +351,11 @@ extern "C" {
  *   - BC_E_LOCKED: another read-write handle holds the store (this or another process);
  *   - BC_E_IO: the directory is missing (and may not be created), not accessible, or a file
  *     operation failed;
- *   - BC_E_CORRUPT: a data file was written by an incompatible format version.
+ *   - BC_E_CORRUPT: a data file's intact header is of a format version this library does not
+ *     read, has header flags it does not know, or names another file (a file renamed or
+ *     copied into the directory); or a kept merge record names file ids at the top of the
+ *     range. Nothing is changed; bc_last_error() names the file. Files in the directory
+ *     whose names are not exactly a store file's (7.data, notes.txt) are ignored, never read.
  */
 int bc_open(const char *dir, const struct bc_options *opts, struct bc_db **out);
 

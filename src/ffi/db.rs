@@ -68,7 +68,11 @@ pub(crate) unsafe fn key_arg<'a>(
 ///   - BC_E_LOCKED: another read-write handle holds the store (this or another process);
 ///   - BC_E_IO: the directory is missing (and may not be created), not accessible, or a file
 ///     operation failed;
-///   - BC_E_CORRUPT: a data file was written by an incompatible format version.
+///   - BC_E_CORRUPT: a data file's intact header is of a format version this library does not
+///     read, has header flags it does not know, or names another file (a file renamed or
+///     copied into the directory); or a kept merge record names file ids at the top of the
+///     range. Nothing is changed; bc_last_error() names the file. Files in the directory
+///     whose names are not exactly a store file's (7.data, notes.txt) are ignored, never read.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn bc_open(
     dir: *const c_char,
