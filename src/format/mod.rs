@@ -434,6 +434,8 @@ pub enum RecordError {
 }
 
 /// Decodes and verifies the record that starts at `b[0]`. `b` may extend past the record.
+/// Inlined: every get runs it, from another module (bench/DECISIONS.md, "Record decoding on
+/// the read path").
 pub fn decode_record(b: &[u8], limits: RecordLimits) -> Result<RecordRef<'_>, RecordError> {
     let header = decode_record_header(b, limits).map_err(|e| match e {
         HeaderError::Truncated => RecordError::Truncated,
